@@ -1,0 +1,1 @@
+"""SGNet in pure PyTorch: S-Conv, backbones, variants and the official checkpoint mapping."""
