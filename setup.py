@@ -17,7 +17,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
-    package_data={PACKAGE: ["data/*"]},
+    package_data={PACKAGE: ["data/*", "data/*/*"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
@@ -55,6 +55,7 @@ setup(
         "console_scripts": [
             "segmentation_node = sgnet_ros.segmentation_node:main",
             "sgnet-replay = sgnet_ros.replay:main",
+            "sgnet-play = sgnet_ros.bag_player:main",
             "sgnet-demo = sgnet_ros.demo:main",
             "sgnet-export = sgnet_ros.export:main",
             "sgnet-hha = sgnet_ros.hha_cli:main",

@@ -12,7 +12,7 @@ if "$PYTHON" -c "import rclpy" >/dev/null 2>&1; then
 else
   ros_source="wheels"; extras="test,ros-wheels"; venv_flags=""
 fi
-want="$(cat "$ROOT/setup.py" | sha256sum | cut -c1-16)-$ros_source"
+want="$(cat "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -c1-16)-$ros_source"
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   echo "[env] creating $VENV (ROS from $ros_source)"

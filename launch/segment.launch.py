@@ -1,0 +1,58 @@
+"""Start the SGNet segmentation node (and optionally RViz) next to an RGB-D camera.
+
+    ros2 launch sgnet_ros segment.launch.py camera:=realsense rviz:=true
+
+Everything the node receives comes from sgnet_ros.launch_config, which the tests check.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from sgnet_ros.launch_config import (
+    NODE_EXECUTABLE,
+    NODE_NAME,
+    input_remaps,
+    node_parameters,
+    parse_bool,
+)
+
+SHARE = get_package_share_directory("sgnet_ros")
+
+
+def _segmentation_node(context):
+    value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    return [Node(
+        package="sgnet_ros", executable=NODE_EXECUTABLE, name=NODE_NAME,
+        namespace=value("namespace"), output="screen", emulate_tty=True,
+        parameters=node_parameters(value("params_file"), value("model"),
+                                   parse_bool(value("use_sim_time"))),
+        remappings=input_remaps(value("camera")),
+    )]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("params_file",
+                              default_value=os.path.join(SHARE, "config", "sgnet.yaml"),
+                              description="node parameter YAML"),
+        DeclareLaunchArgument("model", default_value="",
+                              description="ONNX model; empty = the bundled default"),
+        DeclareLaunchArgument("namespace", default_value="camera",
+                              description="namespace of the node, its inputs and outputs"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="use /clock (bag replays with --clock)"),
+        DeclareLaunchArgument("camera", default_value="default",
+                              description="input remaps: default or realsense"),
+        DeclareLaunchArgument("rviz", default_value="false",
+                              description="also open RViz with config/sgnet.rviz"),
+        OpaqueFunction(function=_segmentation_node),
+        Node(package="rviz2", executable="rviz2", name="rviz2",
+             arguments=["-d", os.path.join(SHARE, "config", "sgnet.rviz")],
+             condition=IfCondition(LaunchConfiguration("rviz"))),
+    ])

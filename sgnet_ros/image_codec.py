@@ -1,0 +1,147 @@
+"""REP 118 image decoding and encoding with cv_bridge's semantics, without cv_bridge.
+
+pip has no ROS 2 cv_bridge, so this module is the project's one conversion between
+`sensor_msgs/Image` fields and numpy arrays. It works on plain fields (or any object with
+them: an rclpy message, a rosbags message), so it is ROS-free and testable alone.
+
+`decode_image` matches `cv_bridge.imgmsg_to_cv2(msg, "passthrough")`: the array keeps the
+message's own encoding, row padding (`step`) is removed and big-endian data is swapped to
+native order. `to_rgb8` and `to_depth_m` then turn such arrays into what the pipeline eats.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# encoding -> (numpy dtype, channels), the REP 118 / sensor_msgs image_encodings table.
+_LAYOUTS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3), "bgr8": (np.dtype(np.uint8), 3),
+    "rgba8": (np.dtype(np.uint8), 4), "bgra8": (np.dtype(np.uint8), 4),
+    "rgb16": (np.dtype(np.uint16), 3), "bgr16": (np.dtype(np.uint16), 3),
+    "rgba16": (np.dtype(np.uint16), 4), "bgra16": (np.dtype(np.uint16), 4),
+    "mono8": (np.dtype(np.uint8), 1), "mono16": (np.dtype(np.uint16), 1),
+    # yuv422 (UYVY) and yuv422_yuy2 / yuyv (YUYV) carry 2 bytes per pixel.
+    "yuv422": (np.dtype(np.uint8), 2), "uyvy": (np.dtype(np.uint8), 2),
+    "yuv422_yuy2": (np.dtype(np.uint8), 2), "yuyv": (np.dtype(np.uint8), 2),
+}
+_CV_DEPTHS = {"8U": np.uint8, "8S": np.int8, "16U": np.uint16, "16S": np.int16,
+              "32S": np.int32, "32F": np.float32, "64F": np.float64}
+
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "yuv422", "uyvy",
+                   "yuv422_yuy2", "yuyv")
+DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
+
+_TO_RGB = {
+    "bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB, "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+    "uyvy": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
+    "yuyv": cv2.COLOR_YUV2RGB_YUY2,
+}
+
+
+class ImageDecodeError(ValueError):
+    """An image message that cannot be turned into an array; the message says why."""
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """The data fields of a sensor_msgs/Image, ready to copy into any message class."""
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: bytes
+
+
+def pixel_layout(encoding: str) -> tuple[np.dtype, int]:
+    """(dtype, channels) of a REP 118 encoding, including the generic `16UC1`-style names."""
+    if encoding in _LAYOUTS:
+        return _LAYOUTS[encoding]
+    if len(encoding) >= 4 and encoding[-2] == "C" and encoding[:-2] in _CV_DEPTHS:
+        channels = int(encoding[-1])
+        if 1 <= channels <= 4:
+            return np.dtype(_CV_DEPTHS[encoding[:-2]]), channels
+    raise ImageDecodeError(f"unsupported image encoding {encoding!r}")
+
+
+def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
+                 data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """Fields of a sensor_msgs/Image -> array (H, W) or (H, W, C) in the message's encoding."""
+    dtype, channels = pixel_layout(encoding)
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError(f"{encoding} image has zero size ({width}x{height})")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageDecodeError(
+            f"{encoding} image step {step} is smaller than width*bytes per pixel = {row_bytes}")
+    if step % dtype.itemsize:
+        raise ImageDecodeError(
+            f"{encoding} image step {step} is not a multiple of the {dtype.itemsize}-byte sample")
+    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) \
+        else data.reshape(-1).view(np.uint8)
+    needed = height * step
+    if buffer.size < needed:
+        raise ImageDecodeError(
+            f"{encoding} image {width}x{height} is truncated: {buffer.size} bytes of data, "
+            f"height*step = {needed}")
+    rows = buffer[:needed].reshape(height, step)[:, :row_bytes]
+    image = rows.copy().view(dtype)  # owned and writable, as cv_bridge's result
+    if dtype.itemsize > 1 and bool(is_bigendian) != (sys.byteorder == "big"):
+        image = image.byteswap()
+    if channels == 1:
+        return image.reshape(height, width)
+    return image.reshape(height, width, channels)
+
+
+def to_rgb8(image: np.ndarray, encoding: str) -> np.ndarray:
+    """A decoded colour image -> contiguous (H, W, 3) uint8 RGB."""
+    if encoding == "rgb8":
+        return image
+    if encoding in _TO_RGB:
+        if image.shape[-1] == 2 and image.shape[1] % 2:
+            raise ImageDecodeError(
+                f"{encoding} image width {image.shape[1]} is odd; 4:2:2 pixels come in pairs")
+        return cv2.cvtColor(image, _TO_RGB[encoding])
+    raise ImageDecodeError(
+        f"colour encoding {encoding!r} is not supported; use one of {', '.join(COLOR_ENCODINGS)}")
+
+
+def to_depth_m(image: np.ndarray, encoding: str) -> np.ndarray:
+    """A decoded depth image -> (H, W) float32 metres with 0 wherever depth is invalid.
+
+    REP 118: 16UC1 is millimetres with 0 = no return; 32FC1 is metres where NaN, +-inf and
+    non-positive values mean no return.
+    """
+    if encoding in ("16UC1", "mono16"):
+        return image.astype(np.float32) * np.float32(0.001)
+    if encoding == "32FC1":
+        depth = image.astype(np.float32, copy=True)
+        depth[~np.isfinite(depth) | (depth <= 0)] = 0.0
+        return depth
+    raise ImageDecodeError(
+        f"depth encoding {encoding!r} is not supported; use one of {', '.join(DEPTH_ENCODINGS)}")
+
+
+def encode_image(image: np.ndarray, encoding: str) -> EncodedImage:
+    """Array -> Image fields, the inverse of `decode_image` (native byte order, no padding)."""
+    dtype, channels = pixel_layout(encoding)
+    expected_ndim = 2 if channels == 1 else 3
+    if image.ndim != expected_ndim or (channels > 1 and image.shape[2] != channels):
+        raise ValueError(f"array of shape {image.shape} does not fit encoding {encoding!r}")
+    data = np.ascontiguousarray(image, dtype=dtype)
+    height, width = data.shape[:2]
+    return EncodedImage(height=height, width=width, encoding=encoding,
+                        is_bigendian=int(sys.byteorder == "big"),
+                        step=width * channels * dtype.itemsize, data=data.tobytes())
+
+
+def depth_m_to_16uc1(depth_m: np.ndarray) -> np.ndarray:
+    """Metres (0/NaN invalid) -> uint16 millimetres with 0 = invalid, as drivers publish it."""
+    millimetres = np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0
+    return np.clip(np.rint(millimetres), 0, 65535).astype(np.uint16)

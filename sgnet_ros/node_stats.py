@@ -1,0 +1,74 @@
+"""Frame accounting and latency statistics for the node's diagnostics and final summary.
+
+Kept apart from the rclpy node so the arithmetic (rates, percentiles, the drop ledger) is
+tested without ROS, and so the summary line and /diagnostics can never disagree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+
+import numpy as np
+
+
+def percentiles(samples, quantiles=(50, 95)) -> list[float]:
+    """Percentiles of a sample window; NaN when empty."""
+    if not samples:
+        return [float("nan")] * len(quantiles)
+    return [float(v) for v in np.percentile(np.fromiter(samples, float), quantiles)]
+
+
+class NodeStats:
+    """Thread-safe counters: every primary (RGB) frame is processed or dropped for a reason."""
+
+    def __init__(self, window: int = 300) -> None:
+        self._lock = threading.Lock()
+        self.received: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.processed = 0
+        self.zero_stamps = 0
+        self.latency_ms: deque[float] = deque(maxlen=window)  # header stamp -> publish
+        self.pipeline_ms: deque[float] = deque(maxlen=window)  # receipt -> publish
+        self.stage_ms: dict[str, deque[float]] = {}
+        self.last_received: dict[str, float] = {}
+        self.last_synced = time.monotonic()
+        self._rate_marks: dict[str, tuple[float, int]] = {}
+
+    def count_received(self, stream: str) -> None:
+        with self._lock:
+            self.received[stream] += 1
+            self.last_received[stream] = time.monotonic()
+
+    def count_drop(self, reason: str, frames: int = 1) -> None:
+        if frames > 0:
+            with self._lock:
+                self.dropped[reason] += frames
+
+    def count_processed(self, latency_ms: float, pipeline_ms: float,
+                        stages_ms: dict[str, float]) -> None:
+        with self._lock:
+            self.processed += 1
+            self.latency_ms.append(latency_ms)
+            self.pipeline_ms.append(pipeline_ms)
+            for stage, value in stages_ms.items():
+                self.stage_ms.setdefault(stage, deque(maxlen=self.latency_ms.maxlen)).append(value)
+
+    def rate(self, name: str, count: int) -> float:
+        """Events per second of a monotonically growing counter since the last call."""
+        now = time.monotonic()
+        with self._lock:
+            last_time, last_count = self._rate_marks.get(name, (now, count))
+            self._rate_marks[name] = (now, count)
+        elapsed = now - last_time
+        return (count - last_count) / elapsed if elapsed > 0 else 0.0
+
+    def summary(self, primary: str) -> str:
+        """The one-line account printed at shutdown."""
+        with self._lock:
+            drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items()))
+            p50, p95 = percentiles(self.latency_ms)
+            return (f"{self.received[primary]} frames in, {self.processed} processed, "
+                    f"{sum(self.dropped.values())} dropped ({drops or 'none'}); "
+                    f"latency stamp->publish p50 {p50:.1f} ms, p95 {p95:.1f} ms")

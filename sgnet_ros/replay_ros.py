@@ -1,0 +1,155 @@
+"""`sgnet-replay --mode ros`: node, player and recorder as separate ROS 2 participants.
+
+The node runs in its own process exactly as `ros2 run` would start it, the player in
+another, and this process records. All three share a loopback-only ROS domain of their
+own. Latency is measured from each frame's header stamp, mapped to the wall time at which
+the player replayed it, to the arrival of the label image at the recorder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sgnet_ros.bag_io import BagTopics, BagWriter, bag_topics, read_messages
+from sgnet_ros.messages import decode_color, stamp_ns
+from sgnet_ros.replay_report import ReplayReport, write_preview
+from sgnet_ros.ros_env import isolate_this_process
+
+NODE_START_TIMEOUT_S = 120.0
+DRAIN_S = 2.0
+
+
+def node_command(model: Path, params_file: Path | None, namespace: str,
+                 topics: BagTopics) -> list[str]:
+    """The node's command line: namespace, parameter file, model and input remaps."""
+    command = [sys.executable, "-m", "sgnet_ros.segmentation_node", "--ros-args",
+               "-r", f"__ns:={namespace}"]
+    if params_file:
+        command += ["--params-file", str(params_file)]
+    command += ["-p", f"model_path:={model}",
+                "-r", f"rgb/image_rect_color:={topics.rgb}",
+                "-r", f"depth_registered/image_rect:={topics.depth}",
+                "-r", f"rgb/camera_info:={topics.camera_info}"]
+    return command
+
+
+def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
+               topics: BagTopics) -> None:
+    """Play `args.bag` to a freshly started node and record its outputs to `args.out`."""
+    env = isolate_this_process()
+    import rclpy
+
+    from sgnet_ros.output_recorder import OutputRecorder
+    from sgnet_ros.replay import report_dir
+
+    logs = report_dir(args.out)
+    logs.mkdir(parents=True, exist_ok=True)
+    node_log = open(logs / "node.log", "w")  # noqa: SIM115 - lives as long as the process
+    node = subprocess.Popen(node_command(model, args.params_file, args.namespace, topics),
+                            env=env, stdout=node_log, stderr=subprocess.STDOUT)
+    rclpy.init()
+    recorder_node = rclpy.create_node("sgnet_replay_recorder")
+    player = None
+    try:
+        with BagWriter(args.out) as writer:
+            recorder = OutputRecorder(recorder_node, args.namespace, writer,
+                                      keep_images=lambda index: index % args.preview_every == 0)
+            deadline = time.monotonic() + NODE_START_TIMEOUT_S
+            while not recorder.ready:
+                rclpy.spin_once(recorder_node, timeout_sec=0.1)
+                if node.poll() is not None:
+                    raise RuntimeError(f"the node exited with code {node.returncode} before it "
+                                       f"was ready; see {logs / 'node.log'}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the node did not come up in {NODE_START_TIMEOUT_S} s; "
+                                       f"see {logs / 'node.log'}")
+            settle = time.monotonic() + 1.0  # let the output subscriptions match
+            while time.monotonic() < settle:
+                rclpy.spin_once(recorder_node, timeout_sec=0.05)
+            player = subprocess.Popen(
+                [sys.executable, "-m", "sgnet_ros.bag_player", str(args.bag), "--rate",
+                 str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
+                env=env, stdout=subprocess.PIPE, text=True)
+            os.set_blocking(player.stdout.fileno(), False)
+            player_lines: list[str] = []
+            while player.poll() is None:
+                rclpy.spin_once(recorder_node, timeout_sec=0.05)
+                player_lines += _read_lines(player)
+            player_lines += _read_lines(player)
+            drain = time.monotonic() + DRAIN_S
+            while time.monotonic() < drain:
+                rclpy.spin_once(recorder_node, timeout_sec=0.05)
+    finally:
+        if player is not None and player.poll() is None:
+            player.kill()
+        _stop(node)
+        node_log.close()
+        recorder_node.destroy_node()
+        rclpy.try_shutdown()
+    _fill_report(args, report, recorder.state, player_lines, topics)
+
+
+def _read_lines(process: subprocess.Popen) -> list[str]:
+    data = process.stdout.read() or ""
+    return [line for line in data.splitlines() if line.startswith("{")]
+
+
+def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
+                 topics: BagTopics) -> None:
+    from sgnet_ros.outputs import colorize_labels
+    from sgnet_ros.replay import report_dir
+
+    timing = next((json.loads(line) for line in player_lines if "start_wall_ns" in line), None)
+    if timing is None:
+        raise RuntimeError("the bag player sent nothing; is the bag empty?")
+    report.frames_in = bag_topics(args.bag).get(topics.rgb, ("", 0))[1]
+    diagnostics = state.diagnostics
+    report.synced = report.frames_in - int(diagnostics.get("dropped unsynced", 0))
+    report.published = len(state.frames)
+    report.dropped = {key.removeprefix("dropped "): int(value)
+                      for key, value in diagnostics.items() if key.startswith("dropped ")}
+    lost = report.frames_in - report.published - sum(report.dropped.values())
+    if lost:
+        report.notes.append(f"{lost} frames neither published nor counted as dropped by the "
+                            "node's last diagnostics (in flight at shutdown, or lost in transport)")
+    for stamp, frame in state.frames.items():
+        replayed_at = timing["start_wall_ns"] + (stamp - timing["bag_start_ns"]) / timing["rate"]
+        report.latency_ms.append((frame.arrival_ns - replayed_at) / 1e6)
+    for key, value in diagnostics.items():
+        if key.startswith("stage ") and key.endswith(" (ms)"):
+            stage, quantile = key.removeprefix("stage ").removesuffix(" (ms)").rsplit(" ", 1)
+            report.stage_percentiles_ms.setdefault(stage, {})[quantile] = float(value)
+    report.outputs = {topic.removeprefix(args.namespace.rstrip("/") + "/"): n
+                      for topic, n in state.counts.items() if topic != "/diagnostics"}
+    palette = np.array([c["color"] for c in state.label_info["classes"]], dtype=np.uint8)
+    previews = {f.index: (stamp, f) for stamp, f in state.frames.items()
+                if f.labels is not None and f.overlay is not None}
+    wanted = {stamp: index for index, (stamp, _) in previews.items()}
+    for message in read_messages(args.bag, [topics.rgb]):
+        msg = message.decode()
+        stamp = stamp_ns(msg.header)
+        if stamp in wanted:
+            frame = previews[wanted[stamp]][1]
+            write_preview(report_dir(args.out) / "previews", frame.index, decode_color(msg),
+                          colorize_labels(frame.labels, palette), frame.overlay)
+    report.notes.append("ros mode: stage times are the node's own percentiles (last diagnostics); "
+                        "latency includes ROS transport both ways")

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's main command: set up .venv (idempotent) and run the node on the sample bag.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/env.sh"
+cd "$ROOT"
+exec "$ROOT/.venv/bin/sgnet-demo" "$@"

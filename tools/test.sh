@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: set up .venv (idempotent), lint, and run the whole pytest suite.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/env.sh"
+cd "$ROOT"
+"$ROOT/.venv/bin/ruff" check .
+# pytest exits 5 when it collected no test; that must fail too, so no special-casing here.
+exec "$ROOT/.venv/bin/python" -m pytest test "$@"
