@@ -8,11 +8,13 @@ frame can only make newer frames replace older ones (each replacement counted).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
 from typing import Any
 
+import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -20,6 +22,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image
 
 from sgnet_ros.camera_geometry import FrameError
@@ -146,9 +149,9 @@ class SegmentationNode(Node):
     def _warm_up(self) -> None:
         started = time.perf_counter()
         height, width = 480, 640
-        rgb = torch.zeros((height, width, 3), dtype=torch.uint8).numpy()
-        depth = torch.full((height, width), 2.0).numpy()
-        K = [[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]]
+        rgb = np.zeros((height, width, 3), dtype=np.uint8)
+        depth = np.full((height, width), 2.0, dtype=np.float32)
+        K = np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]])
         self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids[:1])
         self.pipeline.reset()
         self.get_logger().info(f"warm-up frame took {time.perf_counter() - started:.2f} s")
@@ -270,8 +273,10 @@ class SegmentationNode(Node):
             "rate synced (Hz)": stats.rate("synced", self._sync.stats.synced),
             "rate processed (Hz)": stats.rate("processed", stats.processed),
             "frames received": stats.received[RGB], "frames processed": stats.processed,
+            "frames pending sync": self._sync.pending,
             **{f"dropped {reason}": n for reason, n in sorted(stats.dropped.items())},
             "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
+            "class clouds built": self.pipeline.outputs.stats.clouds_built,
             "provider": self.pipeline.segmenter.report.primary,
             "torch device": str(self.pipeline.device),
         }
@@ -297,9 +302,19 @@ class SegmentationNode(Node):
         self.get_logger().info(f"summary: {self.stats.summary(RGB)}")
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(args: list[str] | None = None) -> int:
-    """Console entry point: exits non-zero with one clear line when start-up fails."""
-    rclpy.init(args=args)
+    """Console entry point: exits non-zero with one clear line when start-up fails.
+
+    SIGINT and SIGTERM are handled here rather than by rclpy, so the context is still valid
+    for the final summary line and the shutdown prints no traceback.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         node = SegmentationNode()
@@ -307,6 +322,9 @@ def main(args: list[str] | None = None) -> int:
         logger.fatal(f"cannot start: {error}")
         rclpy.try_shutdown()
         return 2
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -71,7 +71,8 @@ def test_integers_stand_for_floats_as_in_ros_yaml_files():
 
 def test_settings_become_the_pipeline_configuration():
     config = PipelineConfig.from_settings(validate({
-        "palette": [1, 2, 3, 4, 5, 6], "hha.gravity_vector": [0, 1, 0.1], "resize": "nearest_labels",
+        "palette": [1, 2, 3, 4, 5, 6], "hha.gravity_vector": [0, 1, 0.1],
+        "resize": "nearest_labels",
         "providers": ["cpu"]}))
     assert config.outputs.palette == ((1, 2, 3), (4, 5, 6))
     assert config.hha.gravity_vector == (0.0, 1.0, 0.1)

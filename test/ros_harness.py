@@ -1,0 +1,143 @@
+"""A real segmentation node in its own process, driven from the test process over rclpy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from sgnet_ros.bag_io import camera_info_message
+from sgnet_ros.image_codec import EncodedImage, encode_image
+from sgnet_ros.messages import rclpy_classes, stamp_ns
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "/cam"
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def start_node(*ros_args: str) -> subprocess.Popen:
+    """The node as `ros2 run` starts it, in NAMESPACE, with the shipped parameter file."""
+    command = [sys.executable, "-m", "sgnet_ros.segmentation_node", "--ros-args",
+               "-r", f"__ns:={NAMESPACE}", "--params-file", str(ROOT / "config" / "sgnet.yaml"),
+               "-p", "providers:=[cpu]", *ros_args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class Harness:
+    """Publishes camera frames to the node and collects what it publishes."""
+
+    def __init__(self) -> None:
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(f"sgnet_test_{time.monotonic_ns()}")
+        self.msgs = rclpy_classes()
+        self.received: dict[str, list] = defaultdict(list)
+        self.diagnostics: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.publishers = {
+            name: self.node.create_publisher(cls, f"{NAMESPACE}/{name}", RELIABLE)
+            for name, cls in (("rgb/image_rect_color", self.msgs.image),
+                              ("depth_registered/image_rect", self.msgs.image),
+                              ("rgb/camera_info", self.msgs.camera_info))}
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self._spinning = True
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._spinning:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def _on_diagnostics(self, array) -> None:
+        for status in array.status:
+            if status.name.endswith(": segmentation"):
+                with self._lock:
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
+
+    def subscribe(self, relative: str, cls, qos: QoSProfile = RELIABLE) -> None:
+        topic = f"{NAMESPACE}/{relative}"
+
+        def store(msg, topic=topic):
+            with self._lock:
+                self.received[topic].append(msg)
+        self.node.create_subscription(cls, topic, store, qos)
+
+    def messages(self, relative: str) -> list:
+        with self._lock:
+            return list(self.received[f"{NAMESPACE}/{relative}"])
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait_for_node_inputs(self, timeout: float = 90.0) -> bool:
+        """True once the node subscribes to every input and discovery has settled.
+
+        A publisher can see its subscriber before the subscriber has matched the publisher;
+        best-effort samples sent in between are lost, hence the settling second.
+        """
+        matched = self.wait_for(lambda: all(p.get_subscription_count()
+                                            for p in self.publishers.values()), timeout)
+        time.sleep(1.0)
+        return matched
+
+    def publish_frame(self, stamp: int, rgb: EncodedImage, depth: EncodedImage, K: np.ndarray,
+                      info_size: tuple[int, int] | None = None, rgb_frame: str = "cam_optical",
+                      depth_frame: str = "cam_optical") -> None:
+        """Publish one (rgb, depth, camera_info) set with the given stamp (ns)."""
+        from builtin_interfaces.msg import Time
+        from std_msgs.msg import Header
+
+        def header(frame_id: str) -> Header:
+            return Header(stamp=Time(sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000),
+                          frame_id=frame_id)
+        width, height = info_size or (rgb.width, rgb.height)
+        info = camera_info_message(K, width, height, stamp, rgb_frame)
+        info_msg = self.msgs.camera_info(
+            header=header(rgb_frame), height=height, width=width,
+            distortion_model=info.distortion_model, d=info.d.tolist(), k=info.k.tolist(),
+            r=info.r.tolist(), p=info.p.tolist())
+        self.publishers["rgb/camera_info"].publish(info_msg)
+        self.publishers["depth_registered/image_rect"].publish(
+            self.msgs.image_msg(header(depth_frame), depth))
+        self.publishers["rgb/image_rect_color"].publish(self.msgs.image_msg(header(rgb_frame), rgb))
+
+    def stamps(self, relative: str) -> list[int]:
+        return [stamp_ns(m.header) for m in self.messages(relative)]
+
+    def close(self) -> None:
+        self._spinning = False
+        self._thread.join(timeout=2)
+        self.node.destroy_node()
+
+
+def synthetic_frame(height: int = 240, width: int = 320) -> tuple[EncodedImage, EncodedImage,
+                                                                  np.ndarray]:
+    """A floor-and-wall RGB-D frame: rgb8, 16UC1 millimetres and its K."""
+    rows = np.arange(height, dtype=np.float32)[:, None].repeat(width, axis=1)
+    depth = np.where(rows > height / 2, 1.0 + 200.0 / np.maximum(rows - height / 2, 1.0), 3.0)
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[rows > height / 2] = (150, 120, 90)
+    rgb[rows <= height / 2] = (200, 200, 190)
+    K = np.array([[width * 0.82, 0, width / 2 - 0.5], [0, width * 0.82, height / 2 - 0.5],
+                  [0, 0, 1.0]])
+    millimetres = np.clip(depth * 1000, 0, 65535).astype(np.uint16)
+    return encode_image(rgb, "rgb8"), encode_image(millimetres, "16UC1"), K
