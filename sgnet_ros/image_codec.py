@@ -113,13 +113,14 @@ def to_rgb8(image: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def to_depth_m(image: np.ndarray, encoding: str) -> np.ndarray:
-    """A decoded depth image -> (H, W) float32 metres with 0 wherever depth is invalid.
+    """A decoded depth image -> (H, W) metres with 0 wherever depth is invalid.
 
     REP 118: 16UC1 is millimetres with 0 = no return; 32FC1 is metres where NaN, +-inf and
-    non-positive values mean no return.
+    non-positive values mean no return. Millimetres become float64 divided by 1000, the
+    reference HHA's arithmetic, so the node encodes exactly what `sgnet-hha` writes.
     """
     if encoding in ("16UC1", "mono16"):
-        return image.astype(np.float32) * np.float32(0.001)
+        return image.astype(np.float64) / 1000.0
     if encoding == "32FC1":
         depth = image.astype(np.float32, copy=True)
         depth[~np.isfinite(depth) | (depth <= 0)] = 0.0

@@ -81,7 +81,7 @@ def read_contract(model_path: str | Path) -> ModelContract:
 def _provider_list(options: ProviderOptions, report: ProviderReport) -> list:
     available = set(ort.get_available_providers())
     providers: list = []
-    for name in options.order:
+    for name in dict.fromkeys(options.order):  # each once, first position wins
         if name not in PROVIDERS:
             raise ModelLoadError(f"unknown execution provider {name!r}; use {sorted(PROVIDERS)}")
         ort_name = PROVIDERS[name]

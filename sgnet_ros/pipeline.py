@@ -176,8 +176,8 @@ class SegmentationPipeline:
 
         size = tuple(self.contract.input_size)
         rgb_t = torch.from_numpy(rgb).to(self.device, non_blocking=True)
-        depth_t = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32)).to(
-            self.device, non_blocking=True)
+        depth_t = torch.from_numpy(np.ascontiguousarray(depth_m)).to(self.device,
+                                                                      non_blocking=True)
         spatial = self.encoder.encode(resize_depth(depth_t, size),
                                       network_intrinsics(K, (height, width), size))
         spatial = normalise_spatial(spatial, self.contract)
