@@ -12,6 +12,8 @@ from collections import Counter, deque
 
 import numpy as np
 
+STALE_STAMP_MS = 60_000.0  # stamp->publish beyond this means the stamps use another clock
+
 
 def percentiles(samples, quantiles=(50, 95)) -> list[float]:
     """Percentiles of a sample window; NaN when empty."""
@@ -69,6 +71,11 @@ class NodeStats:
         with self._lock:
             drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items()))
             p50, p95 = percentiles(self.latency_ms)
+            receipt_p50, receipt_p95 = percentiles(self.pipeline_ms)
+            stamp_latency = f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" \
+                if abs(p50) < STALE_STAMP_MS else \
+                "n/a (stamps are from another clock: a replayed bag without use_sim_time?)"
             return (f"{self.received[primary]} frames in, {self.processed} processed, "
-                    f"{sum(self.dropped.values())} dropped ({drops or 'none'}); "
-                    f"latency stamp->publish p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+                    f"{sum(self.dropped.values())} dropped ({drops or 'none'}); latency "
+                    f"receipt->publish p50 {receipt_p50:.1f} ms, p95 {receipt_p95:.1f} ms; "
+                    f"stamp->publish {stamp_latency}")

@@ -8,6 +8,7 @@ the bag untouched) and notes when each label image arrives, for the latency summ
 from __future__ import annotations
 
 import json
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from rclpy.serialization import deserialize_message
 
 from sgnet_ros.bag_io import BagWriter
 from sgnet_ros.image_codec import decode_image
-from sgnet_ros.messages import decode_color, stamp_ns
 
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
@@ -40,8 +40,8 @@ class RecordedFrame:
 
     index: int
     arrival_ns: int
-    labels: np.ndarray | None = None
-    overlay: np.ndarray | None = None
+    labels_cdr: bytes | None = None  # kept for previews only
+    overlay_cdr: bytes | None = None
 
 
 @dataclass
@@ -98,11 +98,11 @@ class OutputRecorder:
                 self._subscribe(entry["cloud_topic"], CLOUD, reliable)
 
     def _on_raw(self, topic: str, msgtype: str, cls, data: bytes) -> None:
+        """Write every message as received; parse only what the report needs, cheaply."""
         arrival = time.time_ns()
         self.state.counts[topic] = self.state.counts.get(topic, 0) + 1
         if msgtype == DIAGNOSTICS:
-            array = deserialize_message(data, cls)
-            for status in array.status:
+            for status in deserialize_message(data, cls).status:
                 if status.name.endswith(": segmentation"):
                     self.state.diagnostics = {kv.key: kv.value for kv in status.values}
             return
@@ -110,21 +110,37 @@ class OutputRecorder:
         if msgtype == STRING and self.state.label_info is None:
             self.state.label_info = json.loads(deserialize_message(data, cls).data)
             self._subscribe_outputs()
-            return
-        if topic in (self._labels_topic, self._color_topic):
-            self._note_frame(topic, deserialize_message(data, cls), arrival)
+        elif topic in (self._labels_topic, self._color_topic):
+            self._note_frame(topic == self._labels_topic, data, arrival)
 
-    def _note_frame(self, topic: str, message, arrival: int) -> None:
-        stamp = stamp_ns(message.header)
+    def _note_frame(self, is_labels: bool, data: bytes, arrival: int) -> None:
         frames = self.state.frames
+        stamp = header_stamp_ns(data)
         frame = frames.setdefault(stamp, RecordedFrame(index=len(frames), arrival_ns=arrival))
-        is_labels = topic == self._labels_topic
         if is_labels:
             frame.arrival_ns = arrival
-        if not self.keep_images(frame.index):
-            return
-        if is_labels:
-            frame.labels = decode_image(message.encoding, message.height, message.width,
-                                        message.step, message.is_bigendian, message.data)
-        else:
-            frame.overlay = decode_color(message)
+        if self.keep_images(frame.index):  # decoded later, off the receive path
+            if is_labels:
+                frame.labels_cdr = data
+            else:
+                frame.overlay_cdr = data
+
+
+def header_stamp_ns(cdr: bytes) -> int:
+    """The header stamp of a serialised message whose first field is a std_msgs/Header.
+
+    CDR: a 4-byte encapsulation header, then int32 sec and uint32 nanosec in the byte order
+    the encapsulation names (0x0001 little-endian, 0x0000 big-endian).
+    """
+    order = "<" if cdr[1] == 1 else ">"
+    seconds, nanoseconds = struct.unpack_from(f"{order}iI", cdr, 4)
+    return seconds * 1_000_000_000 + nanoseconds
+
+
+def decode_image_cdr(cdr: bytes) -> tuple[str, np.ndarray]:
+    """A serialised sensor_msgs/Image -> (encoding, array in that encoding)."""
+    from sensor_msgs.msg import Image
+
+    msg = deserialize_message(cdr, Image)
+    return msg.encoding, decode_image(msg.encoding, msg.height, msg.width, msg.step,
+                                      msg.is_bigendian, msg.data)

@@ -80,7 +80,8 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     _spec("input_qos", "string", "best_effort",
           "Reliability of the input subscriptions (best_effort also accepts reliable "
           "publishers).", choices=("best_effort", "reliable")),
-    _spec("input_depth", "int", 2, "History depth of the input subscriptions.",
+    _spec("input_depth", "int", 5,
+          "History depth of the input subscriptions (as SensorDataQoS).",
           minimum=1, maximum=10),
     _spec("output_qos", "string", "reliable",
           "Reliability of the output publishers (RViz's default is reliable).",

@@ -78,7 +78,7 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
     namespace = args.namespace.rstrip("/")
     class_topics = pipeline.outputs.class_topics
     counts = bag_topics(args.bag)
-    report.frames_in = counts.get(topics.rgb, ("", 0))[1]
+    report.frames_in = report.received = counts.get(topics.rgb, ("", 0))[1]
     preview_dir = report_dir(args.out) / "previews"
     sync = NewestSynchronizer((topics.rgb, topics.depth, topics.camera_info), queue_size=30,
                               slop_s=args.slop)
@@ -124,6 +124,7 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
                               out.overlay)
     if sync.stats.unsynced:
         report.dropped["unsynced"] = sync.stats.unsynced
+    report.pending_at_end = sync.pending
     if confusion is not None:
         report.accuracy = accuracy(confusion, pipeline.contract.class_names)
     report.notes.append("direct mode: latency = decode + pipeline + message building per frame")

@@ -23,8 +23,10 @@ class ReplayReport:
     mode: str
     bag: str
     model: str
-    frames_in: int = 0
+    frames_in: int = 0  # colour frames in the bag
+    received: int = 0  # colour frames that reached the pipeline (ros mode: the node)
     synced: int = 0
+    pending_at_end: int = 0  # received, still waiting for sync partners when the run ended
     published: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
@@ -53,7 +55,8 @@ class ReplayReport:
     def as_dict(self) -> dict:
         return {
             "mode": self.mode, "bag": self.bag, "model": self.model,
-            "frames_in": self.frames_in, "synced": self.synced, "published": self.published,
+            "frames_in": self.frames_in, "received": self.received, "synced": self.synced,
+            "published": self.published, "pending_at_end": self.pending_at_end,
             "dropped": self.dropped, "latency_ms": self.latency_summary(),
             "stage_ms": self.stage_summary(),
             "outputs": self.outputs, "accuracy": self.accuracy, "notes": self.notes,
@@ -63,7 +66,8 @@ class ReplayReport:
         """The terminal summary."""
         latency = self.latency_summary()
         lines = [
-            f"frames in {self.frames_in} / synced {self.synced} / published {self.published}"
+            f"frames in {self.frames_in} / received {self.received} / synced {self.synced} / "
+            f"published {self.published}"
             f" / dropped {sum(self.dropped.values())} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(self.dropped.items())) or 'none'})",
             f"latency stamp->publish: p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from sgnet_ros.replay_report import ReplayReport, write_preview
 from sgnet_ros.ros_env import isolate_this_process
 
 NODE_START_TIMEOUT_S = 120.0
-DRAIN_S = 2.0
+DRAIN_S = 15.0  # longest wait for the node to finish its last frame
 
 
 def node_command(model: Path, params_file: Path | None, namespace: str,
@@ -35,7 +34,8 @@ def node_command(model: Path, params_file: Path | None, namespace: str,
                "-r", f"__ns:={namespace}"]
     if params_file:
         command += ["--params-file", str(params_file)]
-    command += ["-p", f"model_path:={model}",
+    # Deeper output history than a robot needs: the recorder must not miss a frame.
+    command += ["-p", f"model_path:={model}", "-p", "output_depth:=5",
                 "-r", f"rgb/image_rect_color:={topics.rgb}",
                 "-r", f"depth_registered/image_rect:={topics.depth}",
                 "-r", f"rgb/camera_info:={topics.camera_info}"]
@@ -85,19 +85,14 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
             settle = time.monotonic() + 1.0  # let the output subscriptions match
             while time.monotonic() < settle:
                 rclpy.spin_once(recorder_node, timeout_sec=0.05)
-            player = subprocess.Popen(
-                [sys.executable, "-m", "sgnet_ros.bag_player", str(args.bag), "--rate",
-                 str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
-                env=env, stdout=subprocess.PIPE, text=True)
-            os.set_blocking(player.stdout.fileno(), False)
-            player_lines: list[str] = []
-            while player.poll() is None:
-                rclpy.spin_once(recorder_node, timeout_sec=0.05)
-                player_lines += _read_lines(player)
-            player_lines += _read_lines(player)
-            drain = time.monotonic() + DRAIN_S
-            while time.monotonic() < drain:
-                rclpy.spin_once(recorder_node, timeout_sec=0.05)
+            with open(logs / "player.log", "w") as player_log:
+                player = subprocess.Popen(
+                    [sys.executable, "-m", "sgnet_ros.bag_player", str(args.bag), "--rate",
+                     str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
+                    env=env, stdout=player_log, stderr=subprocess.STDOUT)
+                while player.poll() is None:
+                    rclpy.spin_once(recorder_node, timeout_sec=0.05)
+            _drain(recorder_node, recorder)
     finally:
         if player is not None and player.poll() is None:
             player.kill()
@@ -105,16 +100,38 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
         node_log.close()
         recorder_node.destroy_node()
         rclpy.try_shutdown()
+    player_lines = [line for line in (logs / "player.log").read_text().splitlines()
+                    if line.startswith("{")]
     _fill_report(args, report, recorder.state, player_lines, topics)
 
 
-def _read_lines(process: subprocess.Popen) -> list[str]:
-    data = process.stdout.read() or ""
-    return [line for line in data.splitlines() if line.startswith("{")]
+def ledger_balanced(diagnostics: dict[str, str]) -> bool:
+    """True when the node has accounted for every frame it received."""
+    if "frames received" not in diagnostics:
+        return False
+    dropped = sum(int(v) for k, v in diagnostics.items() if k.startswith("dropped "))
+    return int(diagnostics["frames processed"]) + dropped + \
+        int(diagnostics["frames pending sync"]) == int(diagnostics["frames received"])
+
+
+def _drain(node, recorder) -> None:
+    """Spin until the node's diagnostics account for every frame twice in a row (or time out)."""
+    import rclpy
+
+    deadline = time.monotonic() + DRAIN_S
+    settled, previous = 0, None
+    while time.monotonic() < deadline and settled < 2:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        current = recorder.state.diagnostics
+        if current is not previous:
+            settled = settled + 1 if ledger_balanced(current) else 0
+            previous = current
 
 
 def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
                  topics: BagTopics) -> None:
+    from sgnet_ros.image_codec import to_rgb8
+    from sgnet_ros.output_recorder import decode_image_cdr
     from sgnet_ros.outputs import colorize_labels
     from sgnet_ros.replay import report_dir
 
@@ -123,14 +140,17 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
         raise RuntimeError("the bag player sent nothing; is the bag empty?")
     report.frames_in = bag_topics(args.bag).get(topics.rgb, ("", 0))[1]
     diagnostics = state.diagnostics
-    report.synced = report.frames_in - int(diagnostics.get("dropped unsynced", 0))
+    report.received = int(diagnostics.get("frames received", 0))
+    report.synced = int(diagnostics.get("frames synced", 0))
     report.published = len(state.frames)
     report.dropped = {key.removeprefix("dropped "): int(value)
                       for key, value in diagnostics.items() if key.startswith("dropped ")}
-    lost = report.frames_in - report.published - sum(report.dropped.values())
-    if lost:
-        report.notes.append(f"{lost} frames neither published nor counted as dropped by the "
-                            "node's last diagnostics (in flight at shutdown, or lost in transport)")
+    if report.received < report.frames_in:
+        report.notes.append(
+            f"{report.frames_in - report.received} colour frames never reached the node: its "
+            "input subscription's QoS history (input_qos, input_depth) let them go while the "
+            "node was busy")
+    report.pending_at_end = int(diagnostics.get("frames pending sync", 0))
     for stamp, frame in state.frames.items():
         replayed_at = timing["start_wall_ns"] + (stamp - timing["bag_start_ns"]) / timing["rate"]
         report.latency_ms.append((frame.arrival_ns - replayed_at) / 1e6)
@@ -142,14 +162,16 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
                       for topic, n in state.counts.items() if topic != "/diagnostics"}
     palette = np.array([c["color"] for c in state.label_info["classes"]], dtype=np.uint8)
     previews = {f.index: (stamp, f) for stamp, f in state.frames.items()
-                if f.labels is not None and f.overlay is not None}
+                if f.labels_cdr is not None and f.overlay_cdr is not None}
     wanted = {stamp: index for index, (stamp, _) in previews.items()}
     for message in read_messages(args.bag, [topics.rgb]):
         msg = message.decode()
         stamp = stamp_ns(msg.header)
         if stamp in wanted:
             frame = previews[wanted[stamp]][1]
+            _, labels = decode_image_cdr(frame.labels_cdr)
+            encoding, overlay = decode_image_cdr(frame.overlay_cdr)
             write_preview(report_dir(args.out) / "previews", frame.index, decode_color(msg),
-                          colorize_labels(frame.labels, palette), frame.overlay)
+                          colorize_labels(labels, palette), to_rgb8(overlay, encoding))
     report.notes.append("ros mode: stage times are the node's own percentiles (last diagnostics); "
                         "latency includes ROS transport both ways")
