@@ -57,6 +57,14 @@ class NodeStats:
             for stage, value in stages_ms.items():
                 self.stage_ms.setdefault(stage, deque(maxlen=self.latency_ms.maxlen)).append(value)
 
+    def latency_percentiles(self) -> dict[str, tuple[float, float]]:
+        """(p50, p95) of every timing window, copied under the lock (the worker appends)."""
+        with self._lock:
+            windows = {"latency stamp->publish": list(self.latency_ms),
+                       "latency receipt->publish": list(self.pipeline_ms),
+                       **{f"stage {stage}": list(w) for stage, w in self.stage_ms.items()}}
+        return {name: tuple(percentiles(window)) for name, window in windows.items()}
+
     def rate(self, name: str, count: int) -> float:
         """Events per second of a monotonically growing counter since the last call."""
         now = time.monotonic()
@@ -68,13 +76,13 @@ class NodeStats:
 
     def summary(self, primary: str) -> str:
         """The one-line account printed at shutdown."""
+        latency = self.latency_percentiles()
+        p50, p95 = latency["latency stamp->publish"]
+        receipt_p50, receipt_p95 = latency["latency receipt->publish"]
+        stamp_latency = f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" if abs(p50) < STALE_STAMP_MS \
+            else "n/a (stamps are from another clock: a replayed bag without use_sim_time?)"
         with self._lock:
             drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items()))
-            p50, p95 = percentiles(self.latency_ms)
-            receipt_p50, receipt_p95 = percentiles(self.pipeline_ms)
-            stamp_latency = f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" \
-                if abs(p50) < STALE_STAMP_MS else \
-                "n/a (stamps are from another clock: a replayed bag without use_sim_time?)"
             return (f"{self.received[primary]} frames in, {self.processed} processed, "
                     f"{sum(self.dropped.values())} dropped ({drops or 'none'}); latency "
                     f"receipt->publish p50 {receipt_p50:.1f} ms, p95 {receipt_p95:.1f} ms; "

@@ -35,7 +35,7 @@ from sgnet_ros.messages import (
     rclpy_classes,
     stamp_ns,
 )
-from sgnet_ros.node_stats import NodeStats, percentiles
+from sgnet_ros.node_stats import NodeStats
 from sgnet_ros.parameters import NODE_NAME, SCHEMA, ParameterError, validate
 from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, cloud_class_ids
 from sgnet_ros.sync import NewestSynchronizer
@@ -281,10 +281,7 @@ class SegmentationNode(Node):
             "provider": self.pipeline.segmenter.report.primary,
             "torch device": str(self.pipeline.device),
         }
-        for name, window in (("latency stamp->publish", stats.latency_ms),
-                             ("latency receipt->publish", stats.pipeline_ms),
-                             *((f"stage {s}", w) for s, w in stats.stage_ms.items())):
-            p50, p95 = percentiles(window)
+        for name, (p50, p95) in stats.latency_percentiles().items():
             values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95
         if self.pipeline.device.type == "cuda":
             values["gpu memory (MiB)"] = torch.cuda.max_memory_allocated() / 2**20
