@@ -29,6 +29,7 @@ class NodeStats:
         self._lock = threading.Lock()
         self.received: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        self.lost: Counter[str] = Counter()
         self.processed = 0
         self.zero_stamps = 0
         self.latency_ms: deque[float] = deque(maxlen=window)  # header stamp -> publish
@@ -42,6 +43,12 @@ class NodeStats:
         with self._lock:
             self.received[stream] += 1
             self.last_received[stream] = time.monotonic()
+
+    def count_lost(self, stream: str, messages: int) -> None:
+        """Messages the middleware lost before the node saw them (they were never received)."""
+        with self._lock:
+            self.received[stream] += messages
+            self.lost[stream] += messages
 
     def count_drop(self, reason: str, frames: int = 1) -> None:
         if frames > 0:

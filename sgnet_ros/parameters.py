@@ -77,9 +77,10 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     _spec("sync.stale_warning", "float", 3.0,
           "Seconds without a synced set, while inputs arrive, before diagnostics warn.",
           minimum=0.5, maximum=600.0),
-    _spec("input_qos", "string", "best_effort",
-          "Reliability of the input subscriptions (best_effort also accepts reliable "
-          "publishers).", choices=("best_effort", "reliable")),
+    _spec("input_qos", "string", "reliable",
+          "Reliability of the input subscriptions. best_effort also matches best-effort "
+          "drivers, but over Fast DDS it lost most 640x480 frames here (README).",
+          choices=("reliable", "best_effort")),
     _spec("input_depth", "int", 5,
           "History depth of the input subscriptions (as SensorDataQoS).",
           minimum=1, maximum=10),

@@ -19,6 +19,7 @@ import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -112,27 +113,51 @@ class SegmentationNode(Node):
         settings = self.settings
         inputs = qos(settings["input_qos"], settings["input_depth"])
         outputs = qos(settings["output_qos"], settings["output_depth"])
-        self.create_subscription(Image, RGB, lambda m: self._on_message(RGB, m), inputs)
-        self.create_subscription(Image, DEPTH, lambda m: self._on_message(DEPTH, m), inputs)
-        self.create_subscription(CameraInfo, INFO, lambda m: self._on_message(INFO, m), inputs)
+        for stream, cls in ((RGB, Image), (DEPTH, Image), (INFO, CameraInfo)):
+            self.create_subscription(
+                cls, stream, lambda m, s=stream: self._on_message(s, m), inputs,
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda event, s=stream: self._on_incompatible_input(s),
+                    message_lost=lambda event, s=stream: self._on_lost(s, event)))
         msgs = self._msgs
-        self.label_pub = self.create_publisher(msgs.image, "segmentation/image", outputs)
-        self.info_pub = self.create_publisher(msgs.camera_info, "segmentation/camera_info",
-                                              outputs)
-        self.color_pub = self.create_publisher(msgs.image, "segmentation/color", outputs)
-        self.confidence_pub = self.create_publisher(
-            msgs.image, "segmentation/confidence", outputs) \
+
+        def publisher(cls, topic: str):
+            events = PublisherEventCallbacks(
+                incompatible_qos=lambda event, t=topic: self._on_incompatible_output(t))
+            return self.create_publisher(cls, topic, outputs, event_callbacks=events)
+
+        self.label_pub = publisher(msgs.image, "segmentation/image")
+        self.info_pub = publisher(msgs.camera_info, "segmentation/camera_info")
+        self.color_pub = publisher(msgs.image, "segmentation/color")
+        self.confidence_pub = publisher(msgs.image, "segmentation/confidence") \
             if settings["publish_confidence"] else None
-        self.points_pub = self.create_publisher(msgs.point_cloud, "points", outputs) \
+        self.points_pub = publisher(msgs.point_cloud, "points") \
             if settings["publish_points"] else None
         topics = self.pipeline.outputs.class_topics
-        self.class_pubs = {class_id: self.create_publisher(
-            msgs.point_cloud, f"points/{topics[class_id]}", outputs) for class_id in self.cloud_ids}
+        self.class_pubs = {class_id: publisher(msgs.point_cloud, f"points/{topics[class_id]}")
+                           for class_id in self.cloud_ids}
         self.label_info_pub = self.create_publisher(
             msgs.string, "segmentation/label_info", qos("reliable", 1, latched=True))
         self.label_info_pub.publish(msgs.string(data=self.label_info_json()))
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(settings["diagnostics_period"], self._publish_diagnostics)
+
+    def _on_incompatible_input(self, stream: str) -> None:
+        other = "reliable" if self.settings["input_qos"] == "best_effort" else "best_effort"
+        self._warn(f"qos {stream}", f"{self.resolve_topic_name(stream)}: the publisher's QoS is "
+                   f"incompatible with input_qos={self.settings['input_qos']}, nothing will "
+                   f"arrive; set input_qos: {other}")
+
+    def _on_incompatible_output(self, topic: str) -> None:
+        self._warn(f"qos {topic}", f"{self.resolve_topic_name(topic)}: a subscriber asks for "
+                   f"more than output_qos={self.settings['output_qos']} offers and receives "
+                   "nothing; set output_qos: reliable (or the subscriber to best effort)")
+
+    def _on_lost(self, stream: str, event) -> None:
+        """DDS reports samples it dropped before the executor saw them; account for them."""
+        self.stats.count_lost(stream, event.total_count_change)
+        if stream == RGB:
+            self.stats.count_drop("lost_in_transport", event.total_count_change)
 
     def label_info_json(self) -> str:
         """Class ids, names, colours and cloud topics as the latched label_info JSON."""

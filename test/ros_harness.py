@@ -51,7 +51,14 @@ class Harness:
                               ("rgb/camera_info", self.msgs.camera_info))}
         from diagnostic_msgs.msg import DiagnosticArray
 
+        from rcl_interfaces.msg import Log
+
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.logs: list[str] = []
+        self.node.create_subscription(
+            Log, "/rosout", lambda log: self.logs.append(log.msg),
+            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self._spinning = True

@@ -217,6 +217,21 @@ def test_overload_drops_old_frames_keeps_latency_flat_and_accounts_for_every_fra
     assert p95_loaded < 1.5 * float(np.percentile(unloaded, 95)), (p95_loaded, unloaded)
 
 
+def test_a_driver_with_incompatible_qos_is_named_with_the_fix(harness):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    best_effort = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+    publisher = harness.node.create_publisher(harness.msgs.image, "/cam/rgb/image_rect_color",
+                                              best_effort)
+    try:
+        assert harness.wait_for(lambda: any(
+            "incompatible with input_qos=reliable" in log and "set input_qos: best_effort" in log
+            and "/cam/rgb/image_rect_color" in log for log in harness.logs), timeout=15), \
+            harness.logs[-5:]
+    finally:
+        harness.node.destroy_publisher(publisher)
+
+
 def test_bad_parameter_stops_start_up_with_one_clear_line():
     node = start_node("-p", "sync.slop:=5.0")
     output, _ = node.communicate(timeout=120)
