@@ -29,3 +29,15 @@ def test_soak_reports_memory_before_and_after(capsys):
     row = next(line for line in table.splitlines() if line.startswith("| 12 |"))
     warm, final = (float(cell) for cell in row.split("|")[2:4])
     assert warm > 100 and final > 100  # torch + onnxruntime alone exceed 100 MiB
+
+
+def test_network_and_hha_benchmarks_run_in_their_quick_configuration():
+    import subprocess
+    import sys
+
+    for module, expected in (("sgnet_ros.benchmarks.network_benchmark", "S-Conv, one grid_sample"),
+                             ("sgnet_ros.benchmarks.hha_benchmark", "hha")):
+        result = subprocess.run([sys.executable, "-m", module, "--quick"], capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert expected in result.stdout

@@ -15,7 +15,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from sgnet_ros.benchmarks.timing import time_calls
 from sgnet_ros.contract import ModelContract
 from sgnet_ros.export import export_onnx
 from sgnet_ros.network import VARIANTS, build_sgnet
@@ -39,19 +39,9 @@ DISTINCT_INFERENCE_GRAPHS = [name for name, spec in VARIANT_SPECS.items() if spe
 
 
 def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """Median wall and process-CPU milliseconds per call.
-
-    On a shared machine the wall time grows with the load; the CPU time much less so.
-    """
-    for _ in range(warmup):
-        run()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        cpus.append(time.process_time() - cpu)
-        walls.append(time.perf_counter() - wall)
-    return 1000.0 * statistics.median(walls), 1000.0 * statistics.median(cpus)
+    """Median wall and process-CPU milliseconds per call."""
+    walls, cpus = time_calls(run, repeats, warmup)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def ort_session(path: Path, threads: int) -> ort.InferenceSession:

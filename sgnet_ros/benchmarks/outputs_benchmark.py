@@ -17,7 +17,6 @@ waiting for other processes' cores.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn.functional import avg_pool2d, interpolate
 
+from sgnet_ros.benchmarks.timing import time_calls
 from sgnet_ros.contract import default_palette
 from sgnet_ros.nyu40 import CLASS_NAMES
 from sgnet_ros.outputs import OutputBuilder, OutputOptions
@@ -60,15 +60,9 @@ class Timing:
 
 
 def measure(function: Callable[[], object], repeats: int) -> Timing:
-    """CPU and wall time of `function` in milliseconds, after one warm-up call."""
-    function()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
-        function()
-        cpu.append(time.process_time() - cpu_start)
-        wall.append(time.perf_counter() - wall_start)
-    return Timing(float(np.min(cpu) * 1e3), float(np.median(wall) * 1e3))
+    """CPU (best) and wall (median) milliseconds of `function`, after one warm-up call."""
+    walls, cpus = time_calls(function, repeats)
+    return Timing(float(np.min(cpus)), float(np.median(walls)))
 
 
 class ReferenceOutputs:
