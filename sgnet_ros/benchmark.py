@@ -28,6 +28,7 @@ from sgnet_ros.inference import PROVIDERS, ProviderOptions
 from sgnet_ros.messages import camera_intrinsics, decode_color, decode_depth
 from sgnet_ros.node_stats import percentiles
 from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
+from sgnet_ros.readme_sections import replace_section
 from sgnet_ros.replay import synced_frames
 from sgnet_ros.sync import NewestSynchronizer
 
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/benchmark"),
                         help="folder for benchmark.md and benchmark.json")
     parser.add_argument("--quick", action="store_true", help="3 frames, 1 warm-up (CI)")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also write the table into this README's performance section")
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.warmup = 3, 1
@@ -207,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.md").write_text(table + "\n")
     (args.out / "benchmark.json").write_text(json.dumps(result, indent=2))
+    if args.readme:
+        replace_section(args.readme, "performance", table)
     return 0
 
 

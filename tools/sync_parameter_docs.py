@@ -6,16 +6,15 @@ test_parameters.py fails when either is out of date, so run this after changing
 sgnet_ros/parameters.py.
 """
 
-import re
 import textwrap
 from pathlib import Path
 
 import yaml
 
 from sgnet_ros.parameters import SCHEMA, markdown_table
+from sgnet_ros.readme_sections import replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- parameters:start -->", "<!-- parameters:end -->"
 
 
 def config_yaml() -> str:
@@ -42,11 +41,7 @@ def config_yaml() -> str:
 
 def main() -> None:
     (ROOT / "config" / "sgnet.yaml").write_text(config_yaml())
-    readme = (ROOT / "README.md").read_text()
-    table = f"{START}\n{markdown_table()}\n{END}"
-    readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: table, readme,
-                    flags=re.DOTALL)
-    (ROOT / "README.md").write_text(readme)
+    replace_section(ROOT / "README.md", "parameters", markdown_table())
 
 
 if __name__ == "__main__":
