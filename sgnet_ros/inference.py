@@ -8,7 +8,9 @@ really used is reported; a fall-back is a warning, never silent.
 
 from __future__ import annotations
 
-import logging
+import json
+import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +29,14 @@ from sgnet_ros.contract import (
     ModelContract,
 )
 
-LOG = logging.getLogger(__name__)
-
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
+# Ops ORT keeps on the CPU by design (shape arithmetic): not a fall-back worth reporting.
+SHAPE_OPS = frozenset({"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast",
+                       "Reshape", "ConstantOfShape", "Range", "Expand"})
 _TORCH_TO_ORT_TYPE = {torch.float32: np.float32, torch.int64: np.int64, torch.float16: np.float16}
 
 
@@ -174,6 +177,40 @@ class OnnxSegmenter:
         """Where the session wants its inputs: CUDA tensors go straight in through IO binding."""
         return torch.device("cuda") if self._on_cuda and torch.cuda.is_available() \
             else torch.device("cpu")
+
+    def placement(self, rgb: torch.Tensor, spatial: torch.Tensor) -> dict[str, Counter]:
+        """provider -> {op type: kernels run} for one profiled run of these inputs.
+
+        A model can load on the CUDA provider and still run some ops on the CPU (ORT assigns
+        op by op); only a profiled run shows where each kernel really ran.
+        """
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.enable_profiling = True
+        with tempfile.TemporaryDirectory() as directory:
+            options.profile_file_prefix = str(Path(directory) / "placement")
+            session = ort.InferenceSession(str(self.model_path), options,
+                                           providers=self.session.get_providers())
+            session.run([self.output_name], {INPUT_RGB: rgb.cpu().numpy(),
+                                             INPUT_SPATIAL: spatial.cpu().numpy()})
+            events = json.loads(Path(session.end_profiling()).read_text())
+        placement: dict[str, Counter] = {}
+        for event in events:
+            args = event.get("args", {})
+            if event.get("cat") == "Node" and "provider" in args and "op_name" in args:
+                placement.setdefault(args["provider"], Counter())[args["op_name"]] += 1
+        return placement
+
+    def cpu_fallback_ops(self) -> Counter:
+        """Compute ops (not shape arithmetic) that run on the CPU although a GPU provider is
+        in use; empty when the session is on the CPU by choice."""
+        if self.report.primary == PROVIDERS["cpu"]:
+            return Counter()
+        height, width = self.contract.input_size
+        rgb = torch.zeros(1, 3, height, width)
+        spatial = torch.zeros(1, self.contract.spatial_channels, height, width)
+        on_cpu = self.placement(rgb, spatial).get(PROVIDERS["cpu"], Counter())
+        return Counter({op: n for op, n in on_cpu.items() if op not in SHAPE_OPS})
 
     def run(self, rgb: torch.Tensor, spatial: torch.Tensor) -> torch.Tensor:
         """Normalised (N,3,H,W) and (N,C,H,W) float32 tensors -> logits (N,K,h,w) or labels."""

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,7 @@ class SegmentationNode(Node):
         self._sync = NewestSynchronizer(
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
             slop_s=self.settings["sync.slop"], policy=self.settings["sync.policy"])
+        self.cpu_fallback = Counter()
         self._make_interfaces()
         for warning in self.pipeline.warnings:
             self.get_logger().warning(warning)
@@ -180,6 +182,12 @@ class SegmentationNode(Node):
         self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids[:1])
         self.pipeline.reset()
         self.get_logger().info(f"warm-up frame took {time.perf_counter() - started:.2f} s")
+        self.cpu_fallback = self.pipeline.segmenter.cpu_fallback_ops()
+        if self.cpu_fallback:
+            self.get_logger().warning(
+                f"{sum(self.cpu_fallback.values())} compute kernels run on the CPU inside "
+                f"{self.pipeline.segmenter.report.primary} (ops: "
+                f"{', '.join(sorted(self.cpu_fallback))}): each one copies tensors to the host")
 
     # --- input ----------------------------------------------------------------------------
     def _on_message(self, stream: str, msg: Any) -> None:
@@ -235,6 +243,10 @@ class SegmentationNode(Node):
             self._warn("oom", "frame dropped: GPU out of memory (another process on the GPU?)")
             return
         except Exception as error:  # the node must outlive any single bad frame
+            if "out of memory" in str(error).lower() or "failed to allocate" in str(error).lower():
+                self.stats.count_drop("gpu_out_of_memory")  # ONNX Runtime's CUDA allocator
+                self._warn("oom", f"frame dropped: GPU out of memory in ONNX Runtime: {error}")
+                return
             self.stats.count_drop("error")
             self._warn("error", f"frame dropped: {type(error).__name__}: {error}")
             return
@@ -304,6 +316,7 @@ class SegmentationNode(Node):
             "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
             "class clouds built": self.pipeline.outputs.stats.clouds_built,
             "provider": self.pipeline.segmenter.report.primary,
+            "kernels falling back to CPU": sum(self.cpu_fallback.values()),
             "torch device": str(self.pipeline.device),
         }
         for name, (p50, p95) in stats.latency_percentiles().items():

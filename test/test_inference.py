@@ -65,3 +65,12 @@ def test_io_binding_gives_the_same_logits_as_a_plain_run(good_model):
         result = bound.run(rgb, spatial)
         assert result.shape == (1, 3, height, width)
         np.testing.assert_allclose(result.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_profiled_run_reports_where_every_kernel_ran(good_model):
+    segmenter = OnnxSegmenter(good_model, ProviderOptions(order=("cpu",)))
+    placement = segmenter.placement(torch.zeros(1, 3, 24, 32), torch.zeros(1, 3, 24, 32))
+    assert set(placement) == {"CPUExecutionProvider"}
+    assert placement["CPUExecutionProvider"]["Conv"] == 1
+    # On the CPU provider nothing "falls back": the CPU is the choice.
+    assert not segmenter.cpu_fallback_ops()
