@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Log
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -49,10 +51,6 @@ class Harness:
             for name, cls in (("rgb/image_rect_color", self.msgs.image),
                               ("depth_registered/image_rect", self.msgs.image),
                               ("rgb/camera_info", self.msgs.camera_info))}
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        from rcl_interfaces.msg import Log
-
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.logs: list[str] = []
         self.node.create_subscription(
