@@ -40,6 +40,7 @@ class RecordedFrame:
 
     index: int
     arrival_ns: int
+    labels_arrived: bool = False
     labels_cdr: bytes | None = None  # kept for previews only
     overlay_cdr: bytes | None = None
 
@@ -118,7 +119,7 @@ class OutputRecorder:
         stamp = header_stamp_ns(data)
         frame = frames.setdefault(stamp, RecordedFrame(index=len(frames), arrival_ns=arrival))
         if is_labels:
-            frame.arrival_ns = arrival
+            frame.arrival_ns, frame.labels_arrived = arrival, True
         if self.keep_images(frame.index):  # decoded later, off the receive path
             if is_labels:
                 frame.labels_cdr = data

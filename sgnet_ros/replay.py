@@ -114,6 +114,7 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
             for relative, message in records:
                 writer.write(f"{namespace}/{relative}", message.__msgtype__, stamp, message)
                 report.outputs[relative] = report.outputs.get(relative, 0) + 1
+            report.processed += 1
             report.published += 1
             report.latency_ms.append((time.perf_counter() - started) * 1000.0)
             report.add_stage_times(result.timings_ms)

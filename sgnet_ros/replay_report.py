@@ -26,6 +26,7 @@ class ReplayReport:
     frames_in: int = 0  # colour frames in the bag
     received: int = 0  # colour frames that reached the pipeline (ros mode: the node)
     synced: int = 0
+    processed: int = 0  # frames the pipeline (node) finished
     pending_at_end: int = 0  # received, still waiting for sync partners when the run ended
     published: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -56,7 +57,8 @@ class ReplayReport:
         return {
             "mode": self.mode, "bag": self.bag, "model": self.model,
             "frames_in": self.frames_in, "received": self.received, "synced": self.synced,
-            "published": self.published, "pending_at_end": self.pending_at_end,
+            "processed": self.processed, "published": self.published,
+            "pending_at_end": self.pending_at_end,
             "dropped": self.dropped, "latency_ms": self.latency_summary(),
             "stage_ms": self.stage_summary(),
             "outputs": self.outputs, "accuracy": self.accuracy, "notes": self.notes,

@@ -57,6 +57,7 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
     """Play `args.bag` to a freshly started node and record its outputs to `args.out`."""
     env = isolate_this_process()
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
 
     from sgnet_ros.output_recorder import OutputRecorder
     from sgnet_ros.replay import report_dir
@@ -68,6 +69,8 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                             env=env, stdout=node_log, stderr=subprocess.STDOUT)
     rclpy.init()
     recorder_node = rclpy.create_node("sgnet_replay_recorder")
+    executor = SingleThreadedExecutor()  # one executor for the whole run: cheaper spins
+    executor.add_node(recorder_node)
     player = None
     try:
         with BagWriter(args.out) as writer:
@@ -75,7 +78,7 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                                       keep_images=lambda index: index % args.preview_every == 0)
             deadline = time.monotonic() + NODE_START_TIMEOUT_S
             while not recorder.ready:
-                rclpy.spin_once(recorder_node, timeout_sec=0.1)
+                executor.spin_once(timeout_sec=0.1)
                 if node.poll() is not None:
                     raise RuntimeError(f"the node exited with code {node.returncode} before it "
                                        f"was ready; see {logs / 'node.log'}")
@@ -84,15 +87,15 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                                        f"see {logs / 'node.log'}")
             settle = time.monotonic() + 1.0  # let the output subscriptions match
             while time.monotonic() < settle:
-                rclpy.spin_once(recorder_node, timeout_sec=0.05)
+                executor.spin_once(timeout_sec=0.05)
             with open(logs / "player.log", "w") as player_log:
                 player = subprocess.Popen(
                     [sys.executable, "-m", "sgnet_ros.bag_player", str(args.bag), "--rate",
                      str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
                     env=env, stdout=player_log, stderr=subprocess.STDOUT)
                 while player.poll() is None:
-                    rclpy.spin_once(recorder_node, timeout_sec=0.05)
-            _drain(recorder_node, recorder)
+                    executor.spin_once(timeout_sec=0.05)
+            _drain(executor, recorder)
     finally:
         if player is not None and player.poll() is None:
             player.kill()
@@ -114,14 +117,12 @@ def ledger_balanced(diagnostics: dict[str, str]) -> bool:
         int(diagnostics["frames pending sync"]) == int(diagnostics["frames received"])
 
 
-def _drain(node, recorder) -> None:
+def _drain(executor, recorder) -> None:
     """Spin until the node's diagnostics account for every frame twice in a row (or time out)."""
-    import rclpy
-
     deadline = time.monotonic() + DRAIN_S
     settled, previous = 0, None
     while time.monotonic() < deadline and settled < 2:
-        rclpy.spin_once(node, timeout_sec=0.05)
+        executor.spin_once(timeout_sec=0.05)
         current = recorder.state.diagnostics
         if current is not previous:
             settled = settled + 1 if ledger_balanced(current) else 0
@@ -142,7 +143,11 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
     diagnostics = state.diagnostics
     report.received = int(diagnostics.get("frames received", 0))
     report.synced = int(diagnostics.get("frames synced", 0))
-    report.published = len(state.frames)
+    report.published = sum(1 for frame in state.frames.values() if frame.labels_arrived)
+    report.processed = int(diagnostics.get("frames processed", 0))
+    if report.processed > report.published:
+        report.notes.append(f"the node published {report.processed} frames; the recorder "
+                            f"received the label image of {report.published} (it fell behind)")
     report.dropped = {key.removeprefix("dropped "): int(value)
                       for key, value in diagnostics.items() if key.startswith("dropped ")}
     if report.received < report.frames_in:
@@ -152,6 +157,8 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
             "node was busy")
     report.pending_at_end = int(diagnostics.get("frames pending sync", 0))
     for stamp, frame in state.frames.items():
+        if not frame.labels_arrived:
+            continue
         replayed_at = timing["start_wall_ns"] + (stamp - timing["bag_start_ns"]) / timing["rate"]
         report.latency_ms.append((frame.arrival_ns - replayed_at) / 1e6)
     for key, value in diagnostics.items():
