@@ -28,7 +28,13 @@ import torch
 from tqdm import tqdm
 
 from sgnet_ros.contract import ModelContract
-from sgnet_ros.preprocessing import network_intrinsics, resize_depth, resize_rgb
+from sgnet_ros.preprocessing import (
+    network_intrinsics,
+    normalise_rgb,
+    normalise_spatial,
+    resize_depth,
+    resize_rgb,
+)
 from sgnet_ros.spatial_encoding import SpatialEncoder
 
 IGNORE_INDEX = 255
@@ -301,10 +307,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
             raise ValueError(f"crop {crop} is larger than the frames ({height}, {width})")
         self.arrays, self.crop, self.augment, self.seed = arrays, crop, augment, seed
         self.epoch = 0
-        self.rgb_mean = np.array(contract.rgb_mean, dtype=np.float32)[:, None, None]
-        self.rgb_std = np.array(contract.rgb_std, dtype=np.float32)[:, None, None]
-        self.spatial_mean = np.array(contract.spatial_mean, dtype=np.float32)[:, None, None]
-        self.spatial_std = np.array(contract.spatial_std, dtype=np.float32)[:, None, None]
+        self.contract = contract
         self.flip_x_channel = contract.spatial_mode == "xyz"  # mirroring negates optical x
 
     def set_epoch(self, epoch: int) -> None:
@@ -329,10 +332,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
                 rgb, spatial, labels = rgb[:, :, ::-1], spatial[:, :, ::-1].copy(), labels[:, ::-1]
                 if self.flip_x_channel:
                     spatial[0] = -spatial[0]
-        rgb = (rgb - self.rgb_mean) / self.rgb_std
-        spatial = (spatial - self.spatial_mean) / self.spatial_std
+        # The runtime's own normalisation, so training feeds the network what the node feeds.
         return (
-            torch.from_numpy(np.ascontiguousarray(rgb)),
-            torch.from_numpy(np.ascontiguousarray(spatial)),
+            normalise_rgb(torch.from_numpy(np.ascontiguousarray(rgb)), self.contract),
+            normalise_spatial(torch.from_numpy(np.ascontiguousarray(spatial)), self.contract),
             torch.from_numpy(np.ascontiguousarray(labels)),
         )
