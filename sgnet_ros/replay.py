@@ -35,7 +35,9 @@ from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, default_mod
 from sgnet_ros.replay_report import ReplayReport, write_preview
 from sgnet_ros.sync import NewestSynchronizer
 
-CONFIG = Path(__file__).resolve().parent.parent / "config" / "sgnet.yaml"
+SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "sgnet.yaml"
+# The source tree's parameter file; a pip install without it runs on the schema defaults.
+CONFIG = SOURCE_CONFIG if SOURCE_CONFIG.is_file() else None
 
 
 def synced_frames(bag: Path, topics: BagTopics,
@@ -144,7 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=None,
                         help="ONNX model (default: the bundled default model)")
     parser.add_argument("--params-file", type=Path, default=CONFIG,
-                        help="node parameter YAML (default: config/sgnet.yaml)")
+                        help="node parameter YAML (default: config/sgnet.yaml, else the "
+                        "built-in defaults)")
     parser.add_argument("--rate", type=float, default=1.0, help="ros mode: playback speed")
     parser.add_argument("--namespace", default="/camera",
                         help="namespace of the node and of the output topics")
