@@ -1,0 +1,49 @@
+"""The shipped default model: contract metadata, size, and the accuracy the README states."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import onnx
+import pytest
+
+from sgnet_ros import nyu40
+from sgnet_ros.contract import ModelContract
+from sgnet_ros.evaluation import evaluate_pipeline, evaluation_classes, synthetic_frames
+from sgnet_ros.metrics import mean_iou
+from sgnet_ros.synthetic import SYNTHETIC_CLASS_IDS
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+MODEL = MODELS / "sgnet_small_synthetic_hha.onnx"
+README = MODELS / "README.md"
+# The README states the mIoU of a fixed held-out batch in exactly this form.
+BATCH_PATTERN = re.compile(r"fixed held-out test batch: seeds (\d+):(\d+) at (\d+)x(\d+), "
+                           r"mIoU ([0-9.]+)", re.IGNORECASE)
+
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default model not built yet")
+
+
+def test_model_carries_the_contract_and_is_small():
+    proto = onnx.load(str(MODEL))
+    contract = ModelContract.from_metadata({p.key: p.value for p in proto.metadata_props})
+    assert contract.spatial_mode == "hha"
+    assert contract.class_names == nyu40.CLASS_NAMES
+    assert tuple(contract.input_size) == (240, 320)
+    assert contract.variant == "small"
+    assert set(contract.extra["trained_classes"]) == set(SYNTHETIC_CLASS_IDS)
+    assert MODEL.stat().st_size < 20e6
+
+
+def test_held_out_batch_reaches_the_readme_miou():
+    from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline
+
+    match = BATCH_PATTERN.search(README.read_text())
+    assert match, "models/README.md must state the fixed held-out test batch and its mIoU"
+    start, stop, height, width = (int(v) for v in match.groups()[:4])
+    stated = float(match.group(5))
+    pipeline = SegmentationPipeline.from_model_path(MODEL, PipelineConfig(device="cpu"))
+    seeds = range(start, stop)
+    matrix = evaluate_pipeline(pipeline, synthetic_frames(seeds, (height, width)), len(seeds))
+    measured = mean_iou(matrix, evaluation_classes(pipeline.contract, all_classes=False))
+    assert measured == pytest.approx(stated, abs=0.02)
