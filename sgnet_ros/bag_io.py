@@ -16,7 +16,7 @@ import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from sgnet_ros.image_codec import EncodedImage, depth_m_to_16uc1, encode_image
+from sgnet_ros.image_codec import depth_m_to_16uc1, encode_image
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)  # sensor_msgs and std_msgs are the same since Humble
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -55,19 +55,6 @@ def header(stamp_ns: int, frame_id: str):
     return header_type(stamp=stamp, frame_id=frame_id)
 
 
-def stamp_to_ns(stamp) -> int:
-    """builtin_interfaces/Time (any message class) -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def image_message(fields: EncodedImage, stamp_ns: int, frame_id: str):
-    """A bag typestore sensor_msgs/Image from encoded fields."""
-    return TYPESTORE.types[IMAGE_TYPE](
-        header=header(stamp_ns, frame_id), height=fields.height, width=fields.width,
-        encoding=fields.encoding, is_bigendian=fields.is_bigendian, step=fields.step,
-        data=np.frombuffer(fields.data, dtype=np.uint8))
-
-
 def camera_info_message(K: np.ndarray, width: int, height: int, stamp_ns: int, frame_id: str):
     """A pinhole sensor_msgs/CameraInfo without distortion (rectified images)."""
     K = np.asarray(K, dtype=np.float64).reshape(3, 3)
@@ -89,21 +76,23 @@ def write_rgbd_bag(path: str | Path, frames: Iterable[RGBDFrame],
     Messages are stamped with the frame's sensor time and logged at that time, as
     `ros2 bag record` would on a live camera. Returns the number of frames written.
     """
+    from sgnet_ros.messages import rosbags_classes  # messages reaches back for the typestore
+
+    image_msg = rosbags_classes().image_msg
     with BagWriter(path) as writer:
         count = 0
         for frame in frames:
             height, width = frame.depth_m.shape
+            stamped = header(frame.stamp_ns, frame_id)
             writer.write(topics.rgb, IMAGE_TYPE, frame.stamp_ns,
-                         image_message(encode_image(frame.rgb, "rgb8"), frame.stamp_ns, frame_id))
+                         image_msg(stamped, encode_image(frame.rgb, "rgb8")))
             depth = encode_image(depth_m_to_16uc1(frame.depth_m), "16UC1")
-            writer.write(topics.depth, IMAGE_TYPE, frame.stamp_ns,
-                         image_message(depth, frame.stamp_ns, frame_id))
+            writer.write(topics.depth, IMAGE_TYPE, frame.stamp_ns, image_msg(stamped, depth))
             writer.write(topics.camera_info, CAMERA_INFO_TYPE, frame.stamp_ns,
                          camera_info_message(frame.K, width, height, frame.stamp_ns, frame_id))
             if frame.labels is not None:
                 labels = encode_image(frame.labels.astype(np.uint8), "mono8")
-                writer.write(topics.labels, IMAGE_TYPE, frame.stamp_ns,
-                             image_message(labels, frame.stamp_ns, frame_id))
+                writer.write(topics.labels, IMAGE_TYPE, frame.stamp_ns, image_msg(stamped, labels))
             count += 1
     return count
 
