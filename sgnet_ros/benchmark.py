@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from sgnet_ros.demo import sample_bag_path
-from sgnet_ros.inference import PROVIDERS, ProviderOptions
+from sgnet_ros.inference import PROVIDERS, ProviderOptions, ProviderReport
 from sgnet_ros.messages import camera_intrinsics, decode_color, decode_depth
 from sgnet_ros.node_stats import percentiles
 from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
@@ -79,8 +79,8 @@ def measure(name: str, make_pipeline, frames, warmup: int) -> Row:
     for rgb, depth, K in frames[:warmup]:
         pipeline.process(rgb, depth, K, cloud_classes=everything)
     row.startup_s = time.perf_counter() - started
-    row.note = f"{type(pipeline.segmenter).__name__} on {pipeline.segmenter.report.primary}" \
-        f", torch {pipeline.device}"
+    row.note = f"network on {pipeline.segmenter.report.primary}; encoding and outputs on " \
+        f"torch {pipeline.device}"
     for rgb, depth, K in tqdm(frames[warmup:], desc=name, unit="frame", leave=False):
         begin = time.perf_counter()
         result = pipeline.process(rgb, depth, K, cloud_classes=everything)
@@ -97,8 +97,8 @@ class EagerSegmenter:
         from sgnet_ros.network import build_sgnet
 
         contract = onnx_segmenter.contract
-        self.contract, self.report, self.model_path = (contract, onnx_segmenter.report,
-                                                       onnx_segmenter.model_path)
+        self.contract, self.model_path = contract, onnx_segmenter.model_path
+        self.report = ProviderReport(requested=["torch"], active=[f"torch eager {device.type}"])
         self.device = device
         # Weights do not change the cost of a forward pass; the architecture does.
         self.model = build_sgnet(contract.variant, contract.num_classes,
