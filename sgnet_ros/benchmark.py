@@ -27,12 +27,10 @@ from sgnet_ros.demo import sample_bag_path
 from sgnet_ros.inference import PROVIDERS, ProviderOptions, ProviderReport
 from sgnet_ros.messages import camera_intrinsics, decode_color, decode_depth
 from sgnet_ros.node_stats import percentiles
-from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
+from sgnet_ros.pipeline import STAGES, PipelineConfig, SegmentationPipeline, default_model_path
 from sgnet_ros.readme_sections import replace_section
 from sgnet_ros.replay import synced_frames
 from sgnet_ros.sync import NewestSynchronizer
-
-STAGES = ("spatial", "inference", "outputs")
 
 
 @dataclass

@@ -16,7 +16,6 @@ import yaml
 
 NODE_NAME = "sgnet_segmentation"
 PROVIDER_NAMES = ("tensorrt", "cuda", "cpu")
-KINDS = ("bool", "int", "float", "string", "string_array", "integer_array", "float_array")
 
 
 class ParameterError(ValueError):

@@ -87,7 +87,6 @@ class SegmentationNode(Node):
         self._msgs = rclpy_classes()
         self._log_times: dict[str, float] = {}
         self._warned_frames = False
-        self._last_offset_ms = float("nan")
         self._sync_lock = threading.Lock()
         self._sync = NewestSynchronizer(
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
