@@ -100,6 +100,10 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           "unset = the model's palette (NYU40 by default)."),
     _spec("publish_confidence", "bool", False,
           "Publish segmentation/confidence (32FC1 softmax maximum)."),
+    _spec("label_info_format", "string", "auto",
+          "Type of the latched segmentation/label_info: vision_msgs/LabelInfo, std_msgs/String "
+          "JSON (names, colours, cloud topics), or auto = LabelInfo when vision_msgs is "
+          "importable, else JSON.", choices=("auto", "vision_msgs", "json")),
     _spec("publish_points", "bool", True,
           "Publish the organized labelled cloud on `points`."),
     _spec("cloud_classes", "string_array", ["all"],

@@ -34,8 +34,10 @@ def node_command(model: Path, params_file: Path | None, namespace: str,
                "-r", f"__ns:={namespace}"]
     if params_file:
         command += ["--params-file", str(params_file)]
-    # Deeper output history than a robot needs: the recorder must not miss a frame.
+    # Deeper output history than a robot needs: the recorder must not miss a frame. The JSON
+    # label_info carries the colours and cloud topics the recorder needs.
     command += ["-p", f"model_path:={model}", "-p", "output_depth:=5",
+                "-p", "label_info_format:=json",
                 "-r", f"rgb/image_rect_color:={topics.rgb}",
                 "-r", f"depth_registered/image_rect:={topics.depth}",
                 "-r", f"rgb/camera_info:={topics.camera_info}"]

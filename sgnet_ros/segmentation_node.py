@@ -26,6 +26,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 
 from sgnet_ros.camera_geometry import FrameError
 from sgnet_ros.image_codec import ImageDecodeError, encode_image
@@ -34,8 +35,10 @@ from sgnet_ros.messages import (
     camera_intrinsics,
     decode_color,
     decode_depth,
+    label_info_msg,
     rclpy_classes,
     stamp_ns,
+    vision_label_info_classes,
 )
 from sgnet_ros.node_stats import NodeStats
 from sgnet_ros.parameters import NODE_NAME, SCHEMA, ParameterError, validate
@@ -137,9 +140,7 @@ class SegmentationNode(Node):
         topics = self.pipeline.outputs.class_topics
         self.class_pubs = {class_id: publisher(msgs.point_cloud, f"points/{topics[class_id]}")
                            for class_id in self.cloud_ids}
-        self.label_info_pub = self.create_publisher(
-            msgs.string, "segmentation/label_info", qos("reliable", 1, latched=True))
-        self.label_info_pub.publish(msgs.string(data=self.label_info_json()))
+        self._publish_label_info()
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(settings["diagnostics_period"], self._publish_diagnostics)
 
@@ -160,12 +161,32 @@ class SegmentationNode(Node):
         if stream == RGB:
             self.stats.count_drop("lost_in_transport", event.total_count_change)
 
+    def _publish_label_info(self) -> None:
+        """Latch the class map once: vision_msgs/LabelInfo, or JSON where that is absent."""
+        chosen = self.settings["label_info_format"]
+        vision = vision_label_info_classes() if chosen != "json" else None
+        if chosen == "vision_msgs" and vision is None:
+            raise ParameterError(
+                "parameter 'label_info_format' is 'vision_msgs' but vision_msgs is not "
+                "importable; install ros-$ROS_DISTRO-vision-msgs or set it to auto or json")
+        latched = qos("reliable", 1, latched=True)
+        if vision is None:
+            self.label_info_pub = self.create_publisher(
+                self._msgs.string, "segmentation/label_info", latched)
+            self.label_info_pub.publish(self._msgs.string(data=self.label_info_json()))
+            return
+        self.label_info_pub = self.create_publisher(vision[0], "segmentation/label_info",
+                                                    latched)
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self.label_info_pub.publish(label_info_msg(
+            vision, header, self.pipeline.class_names, self.pipeline.outputs.unlabeled))
+
     def label_info_json(self) -> str:
         """Class ids, names, colours and cloud topics as the latched label_info JSON."""
         contract = self.pipeline.contract
         topics = self.pipeline.outputs.class_topics
         return json.dumps({
-            "unlabeled": 255 if contract.num_classes <= 254 else 65535,
+            "unlabeled": self.pipeline.outputs.unlabeled,
             "classes": [{"id": i, "name": name, "color": list(contract.palette[i]),
                          "cloud_topic": f"points/{topics[i]}" if i in self.class_pubs else None}
                         for i, name in enumerate(contract.class_names)],

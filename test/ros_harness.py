@@ -27,12 +27,13 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def start_node(*ros_args: str) -> subprocess.Popen:
+def start_node(*ros_args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """The node as `ros2 run` starts it, in NAMESPACE, with the shipped parameter file."""
     command = [sys.executable, "-m", "sgnet_ros.segmentation_node", "--ros-args",
                "-r", f"__ns:={NAMESPACE}", "--params-file", str(ROOT / "config" / "sgnet.yaml"),
                "-p", "providers:=[cpu]", *ros_args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
 
 
 class Harness:

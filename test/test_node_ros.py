@@ -20,7 +20,7 @@ BASE = 1_750_000_000 * SECOND
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "cloud_classes:=[floor, wall]")
+    node = start_node("-p", "cloud_classes:=[floor, wall]", "-p", "label_info_format:=json")
     harness = Harness()
     msgs = harness.msgs
     for topic in ("segmentation/image", "segmentation/color", "segmentation/camera_info"):

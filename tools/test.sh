@@ -3,6 +3,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/env.sh"
+bash "$ROOT/tools/build_test_interfaces.sh"
 cd "$ROOT"
 "$ROOT/.venv/bin/ruff" check .
 # Every variant's torch-vs-ONNX parity runs by default (SGNET_FULL_TESTS=0 skips ResNet-50/101).
