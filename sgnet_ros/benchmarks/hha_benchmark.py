@@ -87,10 +87,11 @@ def scaled_camera(size: tuple[int, int], one_based: bool) -> np.ndarray:
     return camera
 
 
-def encode_ms(
+def encode_times_ms(
     encoder: SpatialEncoder, depth: torch.Tensor, camera: np.ndarray, repeats: int
-) -> float:
-    """Median milliseconds per encode (after a warm-up that allocates the scratch)."""
+) -> list[float]:
+    """Milliseconds of each encode (after a warm-up that allocates the scratch); sgnet-bench
+    takes its percentiles from these."""
     synchronize = torch.cuda.synchronize if encoder.device.type == "cuda" else (lambda: None)
     encoder.encode(depth, camera)
     times = []
@@ -99,8 +100,15 @@ def encode_ms(
         start = time.perf_counter()
         encoder.encode(depth, camera)
         synchronize()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+        times.append(1000.0 * (time.perf_counter() - start))
+    return times
+
+
+def encode_ms(
+    encoder: SpatialEncoder, depth: torch.Tensor, camera: np.ndarray, repeats: int
+) -> float:
+    """Median milliseconds per encode."""
+    return statistics.median(encode_times_ms(encoder, depth, camera, repeats))
 
 
 def port_seconds(
@@ -131,6 +139,21 @@ def port_seconds(
     return seconds
 
 
+def reference_seconds(
+    frames: dict[tuple[int, int], torch.Tensor],
+    python: Path | None,
+    port_dir: Path | None,
+    repeats: int,
+) -> tuple[dict[tuple[int, int], float], str]:
+    """The port's median seconds per frame size and where they come from: run here when its
+    environment is given, else the saved timing (only the sizes it has), so no reader mistakes
+    one for the other."""
+    if python and port_dir:
+        return port_seconds(frames, python, port_dir, repeats), "measured in this run"
+    saved = {size: seconds for size, seconds in SAVED_PORT_SECONDS.items() if size in frames}
+    return saved, "saved (issue 5, 2-core dev machine), not this run"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny run for CI")
@@ -145,12 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 2 if args.quick else args.repeats
     frames = load_frames(args.depth, sizes)
 
-    port, port_source = {}, "saved (issue 5, 2-core dev machine)"
-    if args.port_python and args.port_dir and not args.quick:
-        port = port_seconds(frames, args.port_python, args.port_dir, args.port_repeats)
-        port_source = "measured in this run"
-    elif not args.quick:
-        port = {size: seconds for size, seconds in SAVED_PORT_SECONDS.items() if size in frames}
+    port, port_source = {}, "not run with --quick"
+    if not args.quick:
+        port, port_source = reference_seconds(
+            frames, args.port_python, args.port_dir, args.port_repeats
+        )
 
     configurations = [("cpu", threads) for threads in sorted({torch.get_num_threads(), 1})]
     if torch.cuda.is_available():
