@@ -60,6 +60,7 @@ class ProviderReport:
     requested: list[str]
     active: list[str]
     warnings: list[str] = field(default_factory=list)
+    tensorrt_cache: Path | None = None  # where TensorRT engines are cached, when requested
 
     @property
     def primary(self) -> str:
@@ -97,11 +98,12 @@ def _provider_list(options: ProviderOptions, report: ProviderReport) -> list:
         if name == "cuda":
             providers.append((ort_name, {"cudnn_conv_algo_search": "HEURISTIC"}))
         elif name == "tensorrt":
-            cache = options.tensorrt_cache_dir or str(
-                Path.home() / ".cache" / "sgnet_ros" / "tensorrt")
-            Path(cache).mkdir(parents=True, exist_ok=True)
+            cache = Path(options.tensorrt_cache_dir or
+                         Path.home() / ".cache" / "sgnet_ros" / "tensorrt")
+            cache.mkdir(parents=True, exist_ok=True)
+            report.tensorrt_cache = cache
             providers.append((ort_name, {"trt_engine_cache_enable": True,
-                                         "trt_engine_cache_path": cache,
+                                         "trt_engine_cache_path": str(cache),
                                          "trt_fp16_enable": options.tensorrt_fp16}))
         else:
             providers.append(ort_name)
@@ -227,6 +229,10 @@ class OnnxSegmenter:
         """
         binding = self.session.io_binding()
         device_type, device_id = rgb.device.type, rgb.device.index or 0
+        if device_type == "cuda":
+            # ORT runs on its own CUDA stream: the inputs torch queued must be written first.
+            # (ORT's Run returns only once its stream is done, so the output is safe to read.)
+            torch.cuda.current_stream(rgb.device).synchronize()
         for name, tensor in ((INPUT_RGB, rgb), (INPUT_SPATIAL, spatial)):
             binding.bind_input(name, device_type, device_id, _TORCH_TO_ORT_TYPE[tensor.dtype],
                                tuple(tensor.shape), tensor.data_ptr())

@@ -148,6 +148,18 @@ class SegmentationPipeline:
         """Forget temporal state (e.g. smoothed gravity) when the input jumps back in time."""
         self.encoder.reset()
 
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """The one host-to-device copy of a decoded image.
+
+        For CUDA it goes through page-locked memory (torch's caching host allocator reuses
+        the block, and knows when the copy is done), so the transfer is a DMA that does not
+        stall on pageable pages.
+        """
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type != "cuda":
+            return tensor
+        return tensor.pin_memory().to(self.device, non_blocking=True)
+
     def process(self, rgb: np.ndarray, depth_m: np.ndarray, K: np.ndarray,
                 info_size: tuple[int, int] | None = None, cloud_classes: Iterable[int] = (),
                 organized_cloud: bool = True) -> PipelineResult:
@@ -175,9 +187,7 @@ class SegmentationPipeline:
             clock = now
 
         size = tuple(self.contract.input_size)
-        rgb_t = torch.from_numpy(rgb).to(self.device, non_blocking=True)
-        depth_t = torch.from_numpy(np.ascontiguousarray(depth_m)).to(self.device,
-                                                                      non_blocking=True)
+        rgb_t, depth_t = self._to_device(rgb), self._to_device(depth_m)
         spatial = self.encoder.encode(resize_depth(depth_t, size),
                                       network_intrinsics(K, (height, width), size))
         spatial = normalise_spatial(spatial, self.contract)

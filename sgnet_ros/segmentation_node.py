@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,7 @@ from std_msgs.msg import Header
 
 from sgnet_ros.camera_geometry import FrameError
 from sgnet_ros.image_codec import ImageDecodeError, encode_image
-from sgnet_ros.inference import ModelLoadError
+from sgnet_ros.inference import PROVIDERS, ModelLoadError
 from sgnet_ros.messages import (
     camera_intrinsics,
     decode_color,
@@ -66,6 +68,26 @@ def declare_parameters(node: Node) -> dict[str, Any]:
     return validate(values)
 
 
+@contextmanager
+def heartbeat(logger, step: str, period_s: float = 10.0) -> Iterator[None]:
+    """Log every `period_s` while a start-up step runs (a TensorRT engine build takes
+    minutes), so a quiet start is never mistaken for a hang."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(period_s):
+            logger.info(f"{step}: still running after {time.monotonic() - started:.0f} s")
+
+    thread = threading.Thread(target=beat, name="sgnet_heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def qos(reliability: str, depth: int, latched: bool = False) -> QoSProfile:
     """A keep-last QoS profile from the parameter words."""
     return QoSProfile(
@@ -82,8 +104,9 @@ class SegmentationNode(Node):
         started = time.perf_counter()
         super().__init__(NODE_NAME)
         self.settings = declare_parameters(self)
-        self.pipeline = SegmentationPipeline.from_model_path(
-            self.settings["model_path"] or None, PipelineConfig.from_settings(self.settings))
+        with heartbeat(self.get_logger(), "loading the model"):
+            self.pipeline = SegmentationPipeline.from_model_path(
+                self.settings["model_path"] or None, PipelineConfig.from_settings(self.settings))
         contract = self.pipeline.contract
         self.cloud_ids = cloud_class_ids(self.settings["cloud_classes"], contract.class_names)
         self.stats = NodeStats()
@@ -194,12 +217,23 @@ class SegmentationNode(Node):
         })
 
     def _warm_up(self) -> None:
+        """One dummy VGA frame: ORT and cuDNN/TensorRT prepare the network's fixed input size,
+        so the first camera frame runs at full speed."""
         started = time.perf_counter()
+        report = self.pipeline.segmenter.report
+        if report.primary == PROVIDERS["tensorrt"]:
+            engines = sorted(report.tensorrt_cache.glob("*.engine"))
+            self.get_logger().info(
+                f"TensorRT: reusing {len(engines)} cached engine file(s) in "
+                f"{report.tensorrt_cache}" if engines else
+                "TensorRT: building the engine for this model; the first start takes minutes, "
+                f"later ones reuse it from {report.tensorrt_cache}")
         height, width = 480, 640
         rgb = np.zeros((height, width, 3), dtype=np.uint8)
         depth = np.full((height, width), 2.0, dtype=np.float32)
         K = np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]])
-        self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids[:1])
+        with heartbeat(self.get_logger(), f"warm-up on {report.primary}"):
+            self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids[:1])
         self.pipeline.reset()
         self.get_logger().info(f"warm-up frame took {time.perf_counter() - started:.2f} s")
         self.cpu_fallback = self.pipeline.segmenter.cpu_fallback_ops()
