@@ -65,7 +65,10 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           "TensorRT engine cache directory; empty = ~/.cache/sgnet_ros/tensorrt."),
     _spec("tensorrt_fp16", "bool", False, "Let TensorRT build fp16 engines."),
     _spec("warmup", "bool", True,
-          "Run one dummy frame at start-up so the first real frame is not slow."),
+          "Run dummy frames at start-up so the first real frames are not slow."),
+    _spec("warmup_size", "integer_array", [640, 480],
+          "[width, height] of the warm-up frames: the camera's, so the buffers and pixel "
+          "tables of that size exist before the first frame (16 .. 8192 each)."),
     _spec("sync.policy", "string", "approximate",
           "Pairing of RGB, depth and camera_info by header stamp.",
           choices=("approximate", "exact")),
@@ -216,6 +219,10 @@ def validate(values: Mapping[str, Any]) -> dict[str, Any]:
         raise ParameterError(
             f"parameter 'min_depth' = {settings['min_depth']} must be below "
             f"'max_depth' = {settings['max_depth']}")
+    size = settings["warmup_size"]
+    if len(size) != 2 or not all(16 <= side <= 8192 for side in size):
+        raise ParameterError(
+            f"parameter 'warmup_size' = {size} must be [width, height], each 16 .. 8192")
     palette = settings["palette"]
     if palette is not None and (len(palette) % 3 or any(not 0 <= c <= 255 for c in palette)):
         raise ParameterError(

@@ -20,7 +20,8 @@ BASE = 1_750_000_000 * SECOND
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "cloud_classes:=[floor, wall]", "-p", "label_info_format:=json")
+    node = start_node("-p", "cloud_classes:=[floor, wall]", "-p", "label_info_format:=json",
+                      "-p", "warmup_size:=[320, 240]")
     harness = Harness()
     msgs = harness.msgs
     for topic in ("segmentation/image", "segmentation/color", "segmentation/camera_info"):
@@ -71,6 +72,11 @@ def test_a_frame_comes_back_on_every_output_aligned_with_the_camera(harness):
     cloud = harness.messages("points")[-1]
     assert (cloud.height, cloud.width) == (240, 320)
     assert [f.name for f in cloud.fields] == ["x", "y", "z", "rgb", "label"]
+
+
+def test_start_up_warms_up_at_the_configured_camera_size(harness):
+    assert harness.wait_for(lambda: any("warm-up (2 frames of 320x240) took" in log
+                                        for log in harness.logs), timeout=10), harness.logs[:5]
 
 
 def test_label_info_is_latched_for_late_subscribers(harness):

@@ -63,6 +63,10 @@ def test_cross_parameter_and_unknown_parameter_refusals():
         validate({"slope": 0.1})
     with pytest.raises(ParameterError, match="'palette'.*triples"):
         validate({"palette": [255, 0]})
+    for size in ([640], [640, 480, 3], [8, 480], [640, 9000]):
+        with pytest.raises(ParameterError, match=r"'warmup_size' .* must be \[width, height\]"):
+            validate({"warmup_size": size})
+    assert validate({"warmup_size": [1280, 720]})["warmup_size"] == [1280, 720]
 
 
 def test_integers_stand_for_floats_as_in_ros_yaml_files():
