@@ -206,22 +206,23 @@ class SegmentationNode(Node):
 
     def label_info_json(self) -> str:
         """Class ids, names, colours and cloud topics as the latched label_info JSON."""
-        contract = self.pipeline.contract
-        topics = self.pipeline.outputs.class_topics
+        outputs = self.pipeline.outputs  # its palette: the model's or the `palette` override
         return json.dumps({
-            "unlabeled": self.pipeline.outputs.unlabeled,
-            "classes": [{"id": i, "name": name, "color": list(contract.palette[i]),
-                         "cloud_topic": f"points/{topics[i]}" if i in self.class_pubs else None}
-                        for i, name in enumerate(contract.class_names)],
+            "unlabeled": outputs.unlabeled,
+            "classes": [{"id": i, "name": name, "color": list(outputs.palette[i]),
+                         "cloud_topic": f"points/{outputs.class_topics[i]}"
+                         if i in self.class_pubs else None}
+                        for i, name in enumerate(outputs.class_names)],
             "model": self.pipeline.segmenter.model_path.name,
         })
 
     def _warm_up(self) -> None:
         """Two dummy frames of the camera's size (`warmup_size`) with every output the node
-        builds: ORT and cuDNN/TensorRT prepare the network, and the output buffers of two
-        frames in flight and the pixel tables exist, so the first camera frames run at full
-        speed (1280x960 on 2 cores: the first frame took 325 ms after a VGA warm-up, 87 ms after
-        one of its own size)."""
+        builds: ORT and cuDNN/TensorRT prepare the network (IO binding learns the output
+        shape on the first and binds a preallocated output from the second on), and the
+        output buffers and pixel tables of that size exist, so the first camera frame runs at
+        full speed (1280x960 on 2 cores: it took 325 ms after a VGA warm-up, 87 ms after one
+        of its own size)."""
         started = time.perf_counter()
         report = self.pipeline.segmenter.report
         if report.primary == PROVIDERS["tensorrt"]:
@@ -238,11 +239,9 @@ class SegmentationNode(Node):
         K = np.array([[focal, 0.0, (width - 1) / 2], [0.0, focal, (height - 1) / 2],
                       [0.0, 0.0, 1.0]])
         with heartbeat(self.get_logger(), f"warm-up on {report.primary}"):
-            first = self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids,
-                                          organized_cloud=self.points_pub is not None)
-            self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids,
-                                  organized_cloud=self.points_pub is not None)
-            del first
+            for _ in range(2):
+                self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids,
+                                      organized_cloud=self.points_pub is not None)
         self.pipeline.reset()
         self.get_logger().info(f"warm-up (2 frames of {width}x{height}) took "
                                f"{time.perf_counter() - started:.2f} s")

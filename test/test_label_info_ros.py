@@ -59,10 +59,13 @@ def test_auto_publishes_vision_msgs_label_info_where_vision_msgs_is_installed(ha
 
 
 def test_auto_falls_back_to_json_where_vision_msgs_is_missing(harness, without_vision_msgs):
-    node = start_node(env=without_vision_msgs)
+    palette = [[i, 2 * i, 255 - i] for i in range(40)]  # overrides the model's NYU40 colours
+    flat = ", ".join(str(value) for colour in palette for value in colour)
+    node = start_node("-p", f"palette:=[{flat}]", env=without_vision_msgs)
     info = json.loads(latched_label_info(harness, harness.msgs.string, node).data)
     assert info["unlabeled"] == 255
     assert [c["name"] for c in info["classes"]][:2] == ["wall", "floor"]
+    assert [c["color"] for c in info["classes"]] == palette
 
 
 def test_asking_for_vision_msgs_without_it_stops_start_up_with_one_clear_line(
