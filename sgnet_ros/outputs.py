@@ -7,8 +7,9 @@ labelled organized cloud and the per-class clouds are contiguous buffers shaped 
 sensor_msgs/PointCloud2 data, so the node only wraps them.
 
 Everything is vectorised numpy (plus OpenCV channel shuffles) on the CPU, single-threaded.
-A CUDA tensor network output is resized in torch on its device instead, and the label
-image (and confidence) copied to the host once; the clouds are always numpy.
+When the frame is also given as tensors on the network output's device (the pipeline does
+so on CUDA), the label resize and the cloud gathering run there in torch
+(`device_clouds`), and each buffer is copied to the host once; only the overlay is numpy.
 The two cloud buffers (about 10 MB a frame at 640x480) are recycled across frames once
 the caller has dropped them, which saves page-faulting fresh memory on every build.
 """
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch.nn.functional import interpolate
 
+from sgnet_ros import device_clouds
 from sgnet_ros.contract import default_palette
 from sgnet_ros.nyu40 import UNLABELED_COLOR
 from sgnet_ros.point_clouds import (
@@ -135,18 +137,39 @@ class OutputBuilder:
         K: np.ndarray,
         cloud_classes: Iterable[int] = (),
         organized_cloud: bool = True,
+        frame_on_device: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> SegmentationOutputs:
-        """All outputs of one frame; per-class clouds only for the ids in cloud_classes."""
+        """All outputs of one frame; per-class clouds only for the ids in cloud_classes.
+
+        frame_on_device: the same rgb and depth as torch tensors on the device to work on
+        (the pipeline passes its CUDA copies): labels and clouds are then made there.
+        """
         rgb, depth_m = _check_frame(rgb, depth_m)
         wanted_classes = self._check_classes(cloud_classes)
-        labels, confidence = self._resizer.resize(
-            network_output, depth_m.shape, self.options.resize, self.options.with_confidence
-        )
-        overlay = _overlay(rgb, labels, self._colour_table, self.options.overlay_alpha)
+        options = self.options
+        if frame_on_device is None:
+            labels, confidence = self._resizer.resize(
+                network_output, depth_m.shape, options.resize, options.with_confidence
+            )
+        else:
+            output = torch.as_tensor(network_output).to(frame_on_device[0].device)
+            device_labels, device_confidence = self._resizer.resize_torch(
+                output, depth_m.shape, options.resize, options.with_confidence
+            )
+            labels, confidence = self._resizer.to_host(device_labels, device_confidence)
+        overlay = _overlay(rgb, labels, self._colour_table, options.overlay_alpha)
         points, class_clouds = None, {}
         if organized_cloud or wanted_classes:
-            points, class_clouds = self._clouds(
-                labels, rgb, depth_m, K, wanted_classes, organized_cloud
+            if frame_on_device is None:
+                words, class_words, counts = self._host_cloud_words(
+                    labels, rgb, depth_m, K, wanted_classes
+                )
+            else:
+                words, class_words, counts = self._device_cloud_words(
+                    device_labels, *frame_on_device, K, wanted_classes, organized_cloud
+                )
+            points, class_clouds = self._wrap_clouds(
+                words if organized_cloud else None, class_words, counts, wanted_classes
             )
         self.stats.frames_built += 1
         self.stats.clouds_built += len(class_clouds)
@@ -158,15 +181,16 @@ class OutputBuilder:
             raise ValueError(f"cloud_classes {wanted} must be class ids in [0, {self.num_classes})")
         return wanted
 
-    def _clouds(
+    def _host_cloud_words(
         self,
         labels: np.ndarray,
         rgb: np.ndarray,
         depth_m: np.ndarray,
         K: np.ndarray,
         wanted_classes: list[int],
-        organized: bool,
-    ) -> tuple[CloudBuffer | None, dict[int, CloudBuffer]]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Organized words (h, w, 5), the wanted classes' x y z rgb rows grouped by class,
+        and the row count per class id, in numpy."""
         stride = int(self.options.cloud_stride)
         rays_x, rays_y = self._geometry.rays(K, depth_m.shape, stride)
         depth = depth_m[::stride, ::stride]
@@ -177,25 +201,74 @@ class OutputBuilder:
         # vectorised pass over the grid beats gathering depth, rays and colour per point.
         words = self._buffers.get("organized", depth.shape + (5,), np.float32)
         _point_words(words, depth, valid, rays_x, rays_y, rgb, labels)
-        points = cloud_from_words(words, XYZRGBL_FIELDS, is_dense=False) if organized else None
         if not wanted_classes:
-            return points, {}
+            return words, np.empty((0, 4), np.float32), np.zeros(self.num_classes, np.intp)
 
         # Sort keys: the class of wanted valid points, the unlabeled value (last) otherwise.
         wanted_lut = np.zeros(self.unlabeled + 1, bool)
         wanted_lut[wanted_classes] = True
         flat_labels = labels.reshape(-1)
         keys = np.where(valid.reshape(-1) & wanted_lut[flat_labels], flat_labels, self.unlabeled)
-        ends = np.cumsum(np.bincount(keys, minlength=self.num_classes)[: self.num_classes])
+        counts = np.bincount(keys, minlength=self.num_classes)[: self.num_classes]
         # A stable radix sort of small integers: the wanted points, grouped by class.
-        chosen = np.argsort(keys, kind="stable")[: ends[-1]]
+        chosen = np.argsort(keys, kind="stable")[: counts.sum()]
         class_words = self._buffers.get("classes", (valid.size, 4), np.float32)[: chosen.size]
         _xyzrgb_rows(words, chosen, out=class_words)
+        return words, class_words, counts
+
+    def _device_cloud_words(
+        self,
+        labels: torch.Tensor,
+        rgb: torch.Tensor,
+        depth_m: torch.Tensor,
+        K: np.ndarray,
+        wanted_classes: list[int],
+        organized: bool,
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """What `_host_cloud_words` returns, gathered in torch on the tensors' device; each
+        buffer is copied once into the recycled host arrays (the organized one only when
+        it is published)."""
+        stride = int(self.options.cloud_stride)
+        rays_x, rays_y = self._geometry.rays_on(depth_m.device, K, tuple(depth_m.shape), stride)
+        depth = depth_m[::stride, ::stride].float()
+        labels = labels[::stride, ::stride]
+        valid = (depth > 0) & (depth >= self.options.min_depth) & (depth <= self.options.max_depth)
+        words = device_clouds.point_words(
+            depth, valid, rays_x, rays_y, rgb[::stride, ::stride], labels
+        )
+        host_words = None
+        if organized:
+            host_words = self._buffers.get("organized", tuple(words.shape), np.float32)
+            torch.from_numpy(host_words.view(np.int32)).copy_(words)
+        if not wanted_classes:
+            return host_words, np.empty((0, 4), np.float32), np.zeros(self.num_classes, np.intp)
+        rows, counts = device_clouds.class_rows(
+            labels, valid, wanted_classes, self.unlabeled, self.num_classes
+        )
+        counts = counts.cpu().numpy()
+        chosen = rows[: int(counts.sum())]
+        class_words = self._buffers.get("classes", (valid.numel(), 4), np.float32)[: chosen.numel()]
+        torch.from_numpy(class_words.view(np.int32)).copy_(words.reshape(-1, 5)[chosen, :4])
+        return host_words, class_words, counts
+
+    def _wrap_clouds(
+        self,
+        words: np.ndarray | None,
+        class_words: np.ndarray,
+        counts: np.ndarray,
+        wanted_classes: list[int],
+    ) -> tuple[CloudBuffer | None, dict[int, CloudBuffer]]:
+        """Cloud buffers over the words (voxel-downsampling the class rows when asked)."""
+        points = None if words is None else cloud_from_words(words, XYZRGBL_FIELDS, is_dense=False)
+        if not wanted_classes:
+            return points, {}
         if self.options.voxel_size > 0:
-            class_words, chosen_labels = _voxel_downsample(
-                class_words, keys[chosen], self.options.voxel_size
+            row_labels = np.repeat(np.arange(self.num_classes), counts)
+            class_words, kept_labels = _voxel_downsample(
+                class_words, row_labels, self.options.voxel_size
             )
-            ends = np.cumsum(np.bincount(chosen_labels, minlength=self.num_classes))
+            counts = np.bincount(kept_labels, minlength=self.num_classes)
+        ends = np.cumsum(counts)
         clouds = {}
         for class_id in wanted_classes:
             start = ends[class_id - 1] if class_id else 0
@@ -363,6 +436,7 @@ class _RayCache:
     def __init__(self) -> None:
         self._key: tuple | None = None
         self._rays: tuple[np.ndarray, np.ndarray] | None = None
+        self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def rays(
         self,
@@ -375,7 +449,19 @@ class _RayCache:
         if key != self._key:
             self._rays = _pixel_rays(K, shape, stride)
             self._key = key
+            self._on_device = {}
         return self._rays
+
+    def rays_on(
+        self, device: torch.device, K: np.ndarray, shape: tuple[int, int], stride: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same rays as tensors on `device`, copied there once per camera."""
+        rays = self.rays(K, shape, stride)
+        if device not in self._on_device:
+            self._on_device[device] = tuple(
+                torch.from_numpy(np.ascontiguousarray(ray)).to(device) for ray in rays
+            )
+        return self._on_device[device]
 
 
 def _pixel_rays(
@@ -444,7 +530,7 @@ class _LabelResizer:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels (uint8/uint16) and the optional confidence, as host arrays."""
         if isinstance(network_output, torch.Tensor) and network_output.device.type != "cpu":
-            return self.resize_torch(network_output, size, mode, with_confidence)
+            return self.to_host(*self.resize_torch(network_output, size, mode, with_confidence))
         if isinstance(network_output, torch.Tensor):
             network_output = network_output.detach().numpy()
         output = self._check(np.asarray(network_output))
@@ -469,14 +555,15 @@ class _LabelResizer:
 
     def resize_torch(
         self, network_output: torch.Tensor, size: tuple[int, int], mode: str, with_confidence: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The same outputs computed in torch on the tensor's device, copied to host once."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same outputs computed in torch on the tensor's device, left there: (H, W)
+        int64 labels and the optional float32 confidence."""
         output = self._check(network_output)
         if output.ndim == 3:
             labels = output[0].long()
             in_range = (labels >= 0) & (labels < self.num_classes)
             labels = torch.where(in_range, labels, self.unlabeled)
-            return self._nearest_torch(labels, size).cpu().numpy().astype(self.dtype), None
+            return self._nearest_torch(labels, size), None
         logits = output[0:1].float()
         if mode == "bilinear_logits":
             peak, labels = interpolate(logits, size=size, mode="bilinear", align_corners=False)[
@@ -493,12 +580,16 @@ class _LabelResizer:
                 )[0, 0]
             else:
                 confidence = self._nearest_torch(confidence[0, 0], size)
-            labels = torch.cat([labels.float().reshape(-1), confidence.reshape(-1)])
-        host = labels.cpu().numpy()  # the one device-to-host copy
-        camera_labels = host[: size[0] * size[1]].reshape(size).astype(self.dtype)
-        if not with_confidence:
-            return camera_labels, None
-        return camera_labels, host[size[0] * size[1] :].reshape(size)
+            return labels, confidence
+        return labels, None
+
+    def to_host(
+        self, labels: torch.Tensor, confidence: torch.Tensor | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Device labels (narrowed first, so fewer bytes cross) and confidence as host arrays."""
+        narrow = torch.uint8 if self.dtype == np.uint8 else torch.int32
+        host_labels = labels.to(narrow).cpu().numpy().astype(self.dtype, copy=False)
+        return host_labels, None if confidence is None else confidence.cpu().numpy()
 
     def _check(self, output):
         floating = (

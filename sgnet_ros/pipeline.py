@@ -196,7 +196,10 @@ class SegmentationPipeline:
         target = self.segmenter.device
         network_output = self.segmenter.run(rgb_in[None].to(target), spatial[None].to(target))
         lap("inference")
+        # On CUDA the frame is already there: labels and clouds are made on the GPU too.
+        on_device = (rgb_t, depth_t) if self.device.type == "cuda" else None
         outputs = self.outputs.build(network_output, rgb, depth_m, K,
-                                     cloud_classes=cloud_classes, organized_cloud=organized_cloud)
+                                     cloud_classes=cloud_classes, organized_cloud=organized_cloud,
+                                     frame_on_device=on_device)
         lap("outputs")
         return PipelineResult(outputs=outputs, timings_ms=timings, K=K)

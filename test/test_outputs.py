@@ -214,12 +214,37 @@ def test_torch_path_matches_numpy_path():
     resizer = build._resizer
     for mode in ("bilinear_logits", "nearest_labels"):
         labels, confidence = resizer.resize(logits, (HEIGHT, WIDTH), mode, True)
-        torch_labels, torch_confidence = resizer.resize_torch(
+        torch_labels, torch_confidence = resizer.to_host(*resizer.resize_torch(
             torch.from_numpy(logits), (HEIGHT, WIDTH), mode, True
-        )
+        ))
         assert torch_labels.dtype == labels.dtype
         assert (torch_labels != labels).mean() < 0.001
         np.testing.assert_allclose(torch_confidence, confidence, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"cloud_stride": 2}, {"voxel_size": 0.5}, {"min_depth": 1.0, "max_depth": 5.0},
+])
+@pytest.mark.parametrize("organized", [True, False])
+def test_clouds_gathered_on_the_device_are_the_numpy_bytes(options, organized):
+    """The path CUDA frames take, run on CPU tensors: the same label image and the same
+    cloud bytes, class by class (labels as network output, so both resize alike)."""
+    rgb, depth = make_frame(3)
+    labels = torch.from_numpy(np.random.default_rng(3).integers(0, NUM_CLASSES, (1, 24, 32)))
+    wanted = [0, 2, 5]
+    on_host = builder(**options).build(labels.numpy(), rgb, depth, K, wanted, organized)
+    on_device = builder(**options).build(
+        labels, rgb, depth, K, wanted, organized,
+        frame_on_device=(torch.from_numpy(rgb), torch.from_numpy(depth)))
+    np.testing.assert_array_equal(on_device.labels, on_host.labels)
+    np.testing.assert_array_equal(on_device.overlay, on_host.overlay)
+    assert (on_device.points is None) == (on_host.points is None) == (not organized)
+    if organized:
+        assert bytes(on_device.points.data) == bytes(on_host.points.data)
+    assert on_device.class_clouds.keys() == on_host.class_clouds.keys() == set(wanted)
+    for class_id, cloud in on_host.class_clouds.items():
+        assert on_device.class_clouds[class_id].width == cloud.width > 0
+        assert bytes(on_device.class_clouds[class_id].data) == bytes(cloud.data)
 
 
 def test_confidence_is_softmax_maximum():

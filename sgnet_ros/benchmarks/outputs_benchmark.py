@@ -207,6 +207,21 @@ def main(argv: list[str] | None = None) -> None:
             return lambda: reference.overlay(reference.labels(logits, camera_size), rgb)
         return lambda: reference.build(logits, rgb, depth, K, clouds)
 
+    # The path a CUDA pipeline takes: resize and clouds in torch where the frame already is.
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    frame_on_device = (torch.from_numpy(rgb).to(device), torch.from_numpy(depth).to(device))
+    logits_on_device = torch.from_numpy(logits).to(device)
+
+    def ours_on_device():
+        builder = OutputBuilder(CLASS_NAMES, None, options)
+
+        def run():
+            builder.build(logits_on_device, rgb, depth, K, cloud_classes=classes,
+                          frame_on_device=frame_on_device)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        return run
+
     all_outputs = f"all outputs, {num_classes} class clouds"
     scenarios = [
         ("labels + overlay", ours((), False), theirs((), False)),
@@ -215,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         ("all outputs, nearest_labels", ours(resize="nearest_labels"), None),
         ("all outputs + confidence", ours(with_confidence=True), None),
         ("all outputs, class clouds voxel 5 cm", ours(voxel_size=0.05), None),
+        (f"{all_outputs}, torch on {device.type} (the CUDA path)", ours_on_device(), None),
     ]
     print_table("\nall outputs of one frame (ms)", TIMING_HEADER, timing_rows(scenarios, repeats))
 
