@@ -17,6 +17,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
+from rclpy.subscription import Subscription
 
 from sgnet_ros.bag_io import BagWriter
 from sgnet_ros.image_codec import decode_image
@@ -68,6 +69,7 @@ class OutputRecorder:
         self._labels_topic = self._topic("segmentation/image")
         self._color_topic = self._topic("segmentation/color")
         self._subscriptions = []
+        self._labels_subscription: Subscription | None = None
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._subscribe("segmentation/label_info", STRING, latched)
@@ -76,24 +78,30 @@ class OutputRecorder:
     def _topic(self, relative: str) -> str:
         return relative if relative.startswith("/") else f"{self.namespace}/{relative}"
 
-    def _subscribe(self, relative: str, msgtype: str, qos: QoSProfile) -> None:
+    def _subscribe(self, relative: str, msgtype: str, qos: QoSProfile) -> Subscription:
         from sgnet_ros.bag_player import message_class
 
         topic = self._topic(relative)
         cls = message_class(msgtype)
-        self._subscriptions.append(self.node.create_subscription(
+        subscription = self.node.create_subscription(
             cls, topic, lambda data, t=topic, m=msgtype, c=cls: self._on_raw(t, m, c, data),
-            qos, raw=True))
+            qos, raw=True)
+        self._subscriptions.append(subscription)
+        return subscription
 
     @property
     def ready(self) -> bool:
-        """True once label_info arrived and the output subscriptions exist."""
-        return self.state.label_info is not None
+        """True once label_info arrived and the label image subscription has matched the
+        node's publisher in DDS: frames played before that would never be recorded."""
+        return self._labels_subscription is not None \
+            and self._labels_subscription.get_publisher_count() > 0
 
     def _subscribe_outputs(self) -> None:
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         for relative, msgtype in FIXED_OUTPUTS.items():
-            self._subscribe(relative, msgtype, reliable)
+            subscription = self._subscribe(relative, msgtype, reliable)
+            if relative == "segmentation/image":
+                self._labels_subscription = subscription
         for entry in self.state.label_info["classes"]:
             if entry.get("cloud_topic"):
                 self._subscribe(entry["cloud_topic"], CLOUD, reliable)

@@ -85,9 +85,11 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                     raise RuntimeError(f"the node exited with code {node.returncode} before it "
                                        f"was ready; see {logs / 'node.log'}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the node did not come up in {NODE_START_TIMEOUT_S} s; "
+                    stage = "did not come up" if recorder.state.label_info is None else \
+                        "came up but its segmentation/image never matched the recorder"
+                    raise RuntimeError(f"the node {stage} in {NODE_START_TIMEOUT_S} s; "
                                        f"see {logs / 'node.log'}")
-            settle = time.monotonic() + 1.0  # let the output subscriptions match
+            settle = time.monotonic() + 1.0  # the label image matched; let the others too
             while time.monotonic() < settle:
                 executor.spin_once(timeout_sec=0.05)
             with open(logs / "player.log", "w") as player_log:
