@@ -2,7 +2,7 @@
 
     ros2 launch sgnet_ros segment.launch.py camera:=realsense rviz:=true
 
-Everything the node receives comes from sgnet_ros.launch_config, which the tests check.
+Everything the node receives comes from sgnet_ros.ros.launch_config, which the tests check.
 """
 
 import os
@@ -14,7 +14,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from sgnet_ros.launch_config import (
+from sgnet_ros.ros.launch_config import (
     NODE_EXECUTABLE,
     NODE_NAME,
     input_remaps,

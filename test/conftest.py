@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sgnet_ros.ros_env import isolate_this_process
+from sgnet_ros.ros.environment import isolate_this_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -7,7 +7,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from sgnet_ros.contract import ModelContract
+from sgnet_ros.pipeline.contract import ModelContract
 
 
 class _PerPixelClassifier(torch.nn.Module):

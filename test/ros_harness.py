@@ -16,9 +16,9 @@ from rcl_interfaces.msg import Log
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from sgnet_ros.bag_io import camera_info_message
-from sgnet_ros.image_codec import EncodedImage, encode_image
-from sgnet_ros.messages import rclpy_classes, stamp_ns
+from sgnet_ros.bags.io import camera_info_message
+from sgnet_ros.pipeline.codec import EncodedImage, encode_image
+from sgnet_ros.ros.messages import rclpy_classes, stamp_ns
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/cam"
@@ -29,7 +29,7 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 def start_node(*ros_args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """The node as `ros2 run` starts it, in NAMESPACE, with the shipped parameter file."""
-    command = [sys.executable, "-m", "sgnet_ros.segmentation_node", "--ros-args",
+    command = [sys.executable, "-m", "sgnet_ros.ros.node", "--ros-args",
                "-r", f"__ns:={NAMESPACE}", "--params-file", str(ROOT / "config" / "sgnet.yaml"),
                "-p", "providers:=[cpu]", *ros_args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

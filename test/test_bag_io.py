@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sgnet_ros.bag_io import DEFAULT_TOPICS, RGBDFrame, bag_topics, read_messages, write_rgbd_bag
-from sgnet_ros.messages import camera_intrinsics, decode_color, decode_depth, stamp_ns
+from sgnet_ros.bags.io import DEFAULT_TOPICS, RGBDFrame, bag_topics, read_messages, write_rgbd_bag
+from sgnet_ros.ros.messages import camera_intrinsics, decode_color, decode_depth, stamp_ns
 
 
 def test_frames_round_trip_through_a_bag(tmp_path):

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 
-from sgnet_ros import benchmark
+from sgnet_ros.benchmarks import pipeline_benchmark as benchmark
 from sgnet_ros.benchmarks import soak
 from sgnet_ros.benchmarks.report import targets
-from sgnet_ros.camera_geometry import intrinsics_for_image
-from sgnet_ros.inference import PROVIDERS
+from sgnet_ros.pipeline.geometry import intrinsics_for_image
+from sgnet_ros.pipeline.inference import PROVIDERS
 
 
 def test_pipeline_benchmark_prints_and_saves_every_row(tmp_path, capsys):

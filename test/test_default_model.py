@@ -8,11 +8,11 @@ from pathlib import Path
 import onnx
 import pytest
 
-from sgnet_ros import nyu40
-from sgnet_ros.contract import ModelContract
-from sgnet_ros.evaluation import evaluate_pipeline, evaluation_classes, synthetic_frames
-from sgnet_ros.metrics import mean_iou
-from sgnet_ros.synthetic import SYNTHETIC_CLASS_IDS
+from sgnet_ros.pipeline import nyu40
+from sgnet_ros.pipeline.contract import ModelContract
+from sgnet_ros.training.evaluation import evaluate_pipeline, evaluation_classes, synthetic_frames
+from sgnet_ros.training.metrics import mean_iou
+from sgnet_ros.training.synthetic import SYNTHETIC_CLASS_IDS
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 MODEL = MODELS / "sgnet_small_synthetic_hha.onnx"
@@ -36,7 +36,7 @@ def test_model_carries_the_contract_and_is_small():
 
 
 def test_held_out_batch_reaches_the_readme_miou():
-    from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline
+    from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
 
     match = BATCH_PATTERN.search(README.read_text())
     assert match, "models/README.md must state the fixed held-out test batch and its mIoU"

@@ -7,9 +7,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from sgnet_ros.benchmark import load_frames
-from sgnet_ros.inference import PROVIDERS, OnnxSegmenter, ProviderOptions
-from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
+from sgnet_ros.benchmarks.pipeline_benchmark import load_frames
+from sgnet_ros.pipeline.inference import PROVIDERS, OnnxSegmenter, ProviderOptions
+from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
 
 HAS_CUDA = torch.cuda.is_available() and PROVIDERS["cuda"] in ort.get_available_providers()
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(

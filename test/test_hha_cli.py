@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
-from sgnet_ros.hha_cli import main
-from sgnet_ros.spatial_encoding import SpatialEncoder, depth_to_metres
+from sgnet_ros.pipeline.spatial.encoding import SpatialEncoder, depth_to_metres
+from sgnet_ros.training.hha_cli import main
 
 DATA = Path(__file__).resolve().parent / "data" / "hha" / "nyu_img5001"
 FX, FY = 518.85790117450188, 519.46961112127485
@@ -128,7 +128,7 @@ def test_bad_arguments_exit_with_a_message(small_frames, tmp_path, capsys, extra
 
 def test_runs_as_a_module():
     result = subprocess.run(
-        [sys.executable, "-m", "sgnet_ros.hha_cli", "--help"],
+        [sys.executable, "-m", "sgnet_ros.training.hha_cli", "--help"],
         capture_output=True,
         text=True,
         check=True,

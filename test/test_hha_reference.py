@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional
 
-from sgnet_ros.hha import (
+from sgnet_ros.pipeline.spatial.hha import (
     HHAOptions,
     compute_hha,
     encode_hha,

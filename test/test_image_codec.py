@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgnet_ros.image_codec import (
+from sgnet_ros.pipeline.codec import (
     ImageDecodeError,
     decode_image,
     depth_m_to_16uc1,

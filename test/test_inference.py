@@ -5,8 +5,13 @@ import pytest
 import torch
 from model_factory import export_test_model
 
-from sgnet_ros.contract import ModelContract
-from sgnet_ros.inference import ModelLoadError, OnnxSegmenter, ProviderOptions, read_contract
+from sgnet_ros.pipeline.contract import ModelContract
+from sgnet_ros.pipeline.inference import (
+    ModelLoadError,
+    OnnxSegmenter,
+    ProviderOptions,
+    read_contract,
+)
 
 CONTRACT = ModelContract(class_names=("wall", "floor", "chair"), spatial_mode="xyz",
                          variant="test")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sgnet_ros.launch_config import CAMERA_REMAPS, input_remaps, node_parameters, parse_bool
-from sgnet_ros.segmentation_node import DEPTH, INFO, RGB
+from sgnet_ros.ros.launch_config import CAMERA_REMAPS, input_remaps, node_parameters, parse_bool
+from sgnet_ros.ros.node import DEPTH, INFO, RGB
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "segment.launch.py"
@@ -29,7 +29,7 @@ def test_launch_file_compiles_and_imports_only_documented_names():
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert "generate_launch_description" in functions
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module != "sgnet_ros.launch_config":
+        if isinstance(node, ast.ImportFrom) and node.module != "sgnet_ros.ros.launch_config":
             names = {alias.name for alias in node.names}
             assert node.module in DOCUMENTED_API or node.module == "os", node.module
             if node.module in DOCUMENTED_API:

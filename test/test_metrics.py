@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sgnet_ros.metrics import (
+from sgnet_ros.training.metrics import (
     ConfusionMatrix,
     confusion_matrix,
     iou_table,

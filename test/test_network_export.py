@@ -10,13 +10,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from sgnet_ros import nyu40
-from sgnet_ros.contract import SPATIAL_CHANNELS, ModelContract
-from sgnet_ros.export import export_onnx, file_sha256
-from sgnet_ros.export import main as export_main
 from sgnet_ros.network import VARIANTS, build_sgnet
 from sgnet_ros.network.checkpoints import load_checkpoint, save_checkpoint
+from sgnet_ros.network.export import export_onnx, file_sha256
+from sgnet_ros.network.export import main as export_main
 from sgnet_ros.network.sconv import SConv
+from sgnet_ros.pipeline import nyu40
+from sgnet_ros.pipeline.contract import SPATIAL_CHANNELS, ModelContract
 
 # Exporting a ResNet-101 variant takes ~30 s on two cores: those run with SGNET_FULL_TESTS=1.
 FULL = os.environ.get("SGNET_FULL_TESTS") == "1"

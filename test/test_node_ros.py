@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ros_harness import LATCHED, Harness, start_node, synthetic_frame
 
-from sgnet_ros.image_codec import encode_image
+from sgnet_ros.pipeline.codec import encode_image
 
 pytestmark = pytest.mark.ros
 SECOND = 1_000_000_000

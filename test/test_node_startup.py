@@ -2,7 +2,7 @@
 
 import time
 
-from sgnet_ros.segmentation_node import heartbeat
+from sgnet_ros.ros.node import heartbeat
 
 
 class Lines:

@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from sgnet_ros.node_stats import NodeStats
+from sgnet_ros.ros.stats import NodeStats
 
 
 def test_summary_accounts_for_frames_and_flags_foreign_clock_stamps():

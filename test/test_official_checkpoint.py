@@ -12,9 +12,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from sgnet_ros.contract import ModelContract
-from sgnet_ros.export import main as export_main
 from sgnet_ros.network import build_sgnet
+from sgnet_ros.network.export import main as export_main
 from sgnet_ros.network.official_checkpoint import (
     OFFICIAL_RGB_MEAN,
     CheckpointMappingError,
@@ -23,6 +22,7 @@ from sgnet_ros.network.official_checkpoint import (
     load_official_checkpoint,
     map_official_state_dict,
 )
+from sgnet_ros.pipeline.contract import ModelContract
 
 FIXTURE = json.loads((Path(__file__).parent / "data" / "official_sgnet_keys.json").read_text())
 OFFICIAL = FIXTURE["variants"]

@@ -5,10 +5,11 @@ import pytest
 import torch
 from torch.nn.functional import interpolate
 
-from sgnet_ros.contract import default_palette
-from sgnet_ros.nyu40 import CLASS_NAMES, PALETTE, UNLABELED_COLOR
-from sgnet_ros.outputs import OutputBuilder, OutputOptions, colorize_labels
-from sgnet_ros.point_clouds import read_cloud
+from sgnet_ros.pipeline.contract import default_palette
+from sgnet_ros.pipeline.nyu40 import CLASS_NAMES, PALETTE, UNLABELED_COLOR
+from sgnet_ros.pipeline.outputs.builder import OutputBuilder, OutputOptions
+from sgnet_ros.pipeline.outputs.clouds import read_cloud
+from sgnet_ros.pipeline.outputs.overlay import colorize_labels
 
 HEIGHT, WIDTH = 48, 64
 NUM_CLASSES = 6

@@ -5,16 +5,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sgnet_ros.parameters import (
+from sgnet_ros.pipeline.pipeline import PipelineConfig
+from sgnet_ros.ros.parameters import (
     SCHEMA,
     SPECS,
     ParameterError,
+    cloud_class_ids,
     flatten,
     load_parameter_file,
     markdown_table,
     validate,
 )
-from sgnet_ros.pipeline import PipelineConfig, cloud_class_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 

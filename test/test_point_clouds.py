@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgnet_ros.point_clouds import (
+from sgnet_ros.pipeline.outputs.clouds import (
     FLOAT32,
     UINT8,
     UINT16,

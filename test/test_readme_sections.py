@@ -2,7 +2,7 @@
 
 import pytest
 
-from sgnet_ros.readme_sections import replace_section
+from sgnet_ros.benchmarks.readme_sections import replace_section
 
 
 def test_section_is_replaced_between_its_markers_only(tmp_path):

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from sgnet_ros import replay
-from sgnet_ros.bag_io import DEFAULT_TOPICS, bag_topics, read_messages
-from sgnet_ros.messages import stamp_ns
+from sgnet_ros.bags import replay
+from sgnet_ros.bags.io import DEFAULT_TOPICS, bag_topics, read_messages
+from sgnet_ros.ros.messages import stamp_ns
 
 
 def input_headers(bag):
@@ -67,7 +67,7 @@ def test_ros_replay_plays_the_bag_through_a_live_node_and_records_every_output(s
                                                                               tmp_path):
     out = tmp_path / "ros_bag"
     result = subprocess.run(
-        [sys.executable, "-m", "sgnet_ros.replay", str(sample_bag), "--out", str(out),
+        [sys.executable, "-m", "sgnet_ros.bags.replay", str(sample_bag), "--out", str(out),
          "--mode", "ros", "--preview-every", "3"],
         capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sgnet_ros.hha import HHAOptions, compute_hha
-from sgnet_ros.spatial_encoding import SpatialEncoder, depth_to_metres
+from sgnet_ros.pipeline.spatial.encoding import SpatialEncoder, depth_to_metres
+from sgnet_ros.pipeline.spatial.hha import HHAOptions, compute_hha
 
 HEIGHT, WIDTH = 120, 160
 K = np.array([[140.0, 0.0, 79.5], [0.0, 140.0, 59.5], [0.0, 0.0, 1.0]])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sgnet_ros.sync import NewestSynchronizer
+from sgnet_ros.pipeline.sync import NewestSynchronizer
 
 MS = 1_000_000
 

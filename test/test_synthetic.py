@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sgnet_ros.synthetic import (
+from sgnet_ros.training.synthetic import (
     CEILING,
     FLOOR,
     SYNTHETIC_CLASS_IDS,
@@ -15,7 +15,7 @@ from sgnet_ros.synthetic import (
     synthetic_frame,
     synthetic_sequence,
 )
-from sgnet_ros.synthetic_cli import main as synth_main
+from sgnet_ros.training.synthetic_cli import main as synth_main
 
 SIZE = (60, 80)
 
@@ -114,8 +114,8 @@ def test_bad_arguments_are_refused():
 
 
 def test_cli_writes_a_folder_dataset_and_a_bag(tmp_path):
-    from sgnet_ros.bag_io import DEFAULT_TOPICS, bag_topics, read_messages
-    from sgnet_ros.datasets import list_folder, read_folder_frame
+    from sgnet_ros.bags.io import DEFAULT_TOPICS, bag_topics, read_messages
+    from sgnet_ros.training.datasets import list_folder, read_folder_frame
 
     assert synth_main(["folder", str(tmp_path / "set"), "--frames", "2", "--seed", "10",
                        "--size", "24x32"]) == 0

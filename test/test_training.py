@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from sgnet_ros import nyu40
-from sgnet_ros.contract import ModelContract
-from sgnet_ros.datasets import SegmentationDataset, synthetic_arrays
-from sgnet_ros.synthetic import SYNTHETIC_CLASS_IDS, synthetic_frame
-from sgnet_ros.training import class_weights, main, seed_everything, segmentation_loss
+from sgnet_ros.pipeline import nyu40
+from sgnet_ros.pipeline.contract import ModelContract
+from sgnet_ros.training.datasets import SegmentationDataset, synthetic_arrays
+from sgnet_ros.training.synthetic import SYNTHETIC_CLASS_IDS, synthetic_frame
+from sgnet_ros.training.train import class_weights, main, seed_everything, segmentation_loss
 
 SIZE = (48, 64)
 
@@ -48,7 +48,7 @@ def test_class_weights_favour_rare_classes_and_skip_absent_ones():
 
 
 def test_command_trains_resumes_exports_and_the_pipeline_runs_the_model(tmp_path):
-    from sgnet_ros.pipeline import PipelineConfig, SegmentationPipeline
+    from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
 
     common = ["--train-seeds", "0:8", "--val-seeds", "1000000:1000002", "--size", "48x64",
               "--batch-size", "4", "--cache", str(tmp_path / "cache"), "--out",

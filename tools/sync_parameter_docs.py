@@ -3,7 +3,7 @@
     .venv/bin/python tools/sync_parameter_docs.py
 
 test_parameters.py fails when either is out of date, so run this after changing
-sgnet_ros/parameters.py.
+sgnet_ros/ros/parameters.py.
 """
 
 import textwrap
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import yaml
 
-from sgnet_ros.parameters import SCHEMA, markdown_table
-from sgnet_ros.readme_sections import replace_section
+from sgnet_ros.benchmarks.readme_sections import replace_section
+from sgnet_ros.ros.parameters import SCHEMA, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def config_yaml() -> str:
     lines = ["# Parameters of the sgnet_ros segmentation node (all of them, with their defaults).",
-             "# Generated from sgnet_ros/parameters.py by tools/sync_parameter_docs.py; ranges",
+             "# Generated from sgnet_ros/ros/parameters.py by tools/sync_parameter_docs.py; ranges",
              "# are in the README. A value outside its range stops the node with a message.",
              "/**:", "  ros__parameters:"]
     group = None

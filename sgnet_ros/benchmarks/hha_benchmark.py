@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sgnet_ros.spatial_encoding import SpatialEncoder
+from sgnet_ros.pipeline.spatial.encoding import SpatialEncoder
 
 DEFAULT_DEPTH = (
     Path(__file__).resolve().parents[2]

@@ -27,11 +27,11 @@ from torch import nn
 from tqdm import tqdm
 
 from sgnet_ros.benchmarks.timing import time_calls
-from sgnet_ros.contract import ModelContract
-from sgnet_ros.export import export_onnx
 from sgnet_ros.network import VARIANTS, build_sgnet
+from sgnet_ros.network.export import export_onnx
 from sgnet_ros.network.sconv import SConv, conv_from_taps
 from sgnet_ros.network.sgnet import VARIANT_SPECS
+from sgnet_ros.pipeline.contract import ModelContract
 
 # The _fps variants differ from their base only by the training-only dsn3 head, which the
 # inference graph never runs: their ONNX graphs are identical, so they are not re-timed.

@@ -25,9 +25,9 @@ import torch
 from torch.nn.functional import avg_pool2d, interpolate
 
 from sgnet_ros.benchmarks.timing import time_calls
-from sgnet_ros.contract import default_palette
-from sgnet_ros.nyu40 import CLASS_NAMES
-from sgnet_ros.outputs import OutputBuilder, OutputOptions
+from sgnet_ros.pipeline.contract import default_palette
+from sgnet_ros.pipeline.nyu40 import CLASS_NAMES
+from sgnet_ros.pipeline.outputs.builder import OutputBuilder, OutputOptions
 
 CAMERA_SIZE = (480, 640)
 QUICK_CAMERA_SIZE = (120, 160)

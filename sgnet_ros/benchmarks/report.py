@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sgnet_ros.inference import PROVIDERS
+from sgnet_ros.pipeline.inference import PROVIDERS
 
 CPU_TARGET_HZ = 10.0
 GPU_TARGETS_P95_MS = {"default model": 8.0, "SGNet-R101": 25.0}

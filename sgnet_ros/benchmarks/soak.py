@@ -15,8 +15,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sgnet_ros.benchmark import load_frames
-from sgnet_ros.pipeline import SegmentationPipeline
+from sgnet_ros.benchmarks.pipeline_benchmark import load_frames
+from sgnet_ros.pipeline.pipeline import SegmentationPipeline
 
 GROWTH_LIMIT = 0.05
 

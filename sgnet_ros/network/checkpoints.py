@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sgnet_ros.contract import ModelContract
 from sgnet_ros.network.sgnet import SGNet, build_sgnet
+from sgnet_ros.pipeline.contract import ModelContract
 
 FORMAT = "sgnet_ros.checkpoint"
 FORMAT_VERSION = 1

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from sgnet_ros.contract import ModelContract
 from sgnet_ros.network.sgnet import VARIANT_SPECS, SGNet, build_sgnet
+from sgnet_ros.pipeline.contract import ModelContract
 
 DATAPARALLEL_PREFIX = "module."
 BGR_TO_RGB = [2, 1, 0]

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sgnet_ros.contract import SPATIAL_CHANNELS
 from sgnet_ros.network.backbone import BackboneSpec, ResNetBackbone
+from sgnet_ros.pipeline.contract import SPATIAL_CHANNELS
 
 ABN_SLOPE = 0.01  # InPlaceABNSync's default activation: leaky_relu with slope 0.01
 

@@ -1,0 +1,190 @@
+"""The ROS-free segmentation pipeline: decoded arrays in, output buffers out.
+
+The ROS node, `sgnet-replay --mode direct`, the evaluation and the benchmarks all drive
+this one object, so what they measure is what the robot runs. Stages: frame checks ->
+spatial encoding (torch, CUDA when present) -> inference (ONNX Runtime) -> outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sgnet_ros.pipeline.geometry import FrameError, depth_on_color_grid, intrinsics_for_image
+from sgnet_ros.pipeline.inference import OnnxSegmenter, ProviderOptions
+from sgnet_ros.pipeline.outputs.builder import OutputBuilder, OutputOptions, SegmentationOutputs
+from sgnet_ros.pipeline.preprocessing import (
+    network_intrinsics,
+    normalise_rgb,
+    normalise_spatial,
+    resize_depth,
+    resize_rgb,
+)
+from sgnet_ros.pipeline.spatial.encoding import HHAOptions, SpatialEncoder
+
+DEFAULT_MODEL_NAME = "sgnet_small_synthetic_hha.onnx"
+STAGES = ("spatial", "inference", "outputs")
+
+
+def default_model_path() -> Path:
+    """The bundled default model: the source tree's models/, else the ament share directory."""
+    in_tree = Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
+    if in_tree.is_file():
+        return in_tree
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("sgnet_ros")) / "models" / DEFAULT_MODEL_NAME
+    except (ImportError, LookupError, OSError):
+        return in_tree
+
+
+def select_device(requested: str) -> tuple[torch.device, str | None]:
+    """The torch device for `auto`/`cuda`/`cpu`, with a warning when CUDA was asked for in vain."""
+    if requested == "cpu":
+        return torch.device("cpu"), None
+    if torch.cuda.is_available():
+        return torch.device("cuda"), None
+    warning = "device 'cuda' requested but torch has no CUDA; using the CPU" \
+        if requested == "cuda" else None
+    return torch.device("cpu"), warning
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the pipeline needs besides the model file."""
+
+    providers: ProviderOptions = field(default_factory=ProviderOptions)
+    io_binding: bool = True
+    device: str = "auto"
+    outputs: OutputOptions = field(default_factory=OutputOptions)
+    hha: HHAOptions = field(default_factory=HHAOptions)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> PipelineConfig:
+        """The configuration for validated node parameters (`parameters.validate`)."""
+        palette = settings["palette"]
+        hha_fields = {name.removeprefix("hha."): tuple(value) if isinstance(value, list) else value
+                      for name, value in settings.items() if name.startswith("hha.")}
+        return cls(
+            providers=ProviderOptions(order=tuple(settings["providers"]),
+                                      tensorrt_cache_dir=settings["tensorrt_cache_dir"],
+                                      tensorrt_fp16=settings["tensorrt_fp16"]),
+            io_binding=settings["io_binding"], device=settings["device"],
+            outputs=OutputOptions(
+                resize=settings["resize"], overlay_alpha=settings["overlay_alpha"],
+                min_depth=settings["min_depth"], max_depth=settings["max_depth"],
+                cloud_stride=settings["cloud_stride"], voxel_size=settings["voxel_size"],
+                with_confidence=settings["publish_confidence"],
+                palette=tuple(tuple(palette[i:i + 3]) for i in range(0, len(palette), 3))
+                if palette else None),
+            hha=HHAOptions(**hha_fields))
+
+
+@dataclass
+class PipelineResult:
+    """One processed frame: the outputs and how long each stage took (ms)."""
+
+    outputs: SegmentationOutputs
+    timings_ms: dict[str, float]
+    K: np.ndarray  # the colour camera's K the outputs are aligned to
+
+
+class SegmentationPipeline:
+    """Spatial encoding, SGNet inference and output building for one model."""
+
+    def __init__(self, segmenter: OnnxSegmenter, config: PipelineConfig | None = None) -> None:
+        config = config or PipelineConfig()
+        self.segmenter = segmenter
+        self.contract = segmenter.contract
+        self.device, device_warning = select_device(config.device)
+        self.warnings = list(segmenter.report.warnings)
+        if device_warning:
+            self.warnings.append(device_warning)
+        self.encoder = SpatialEncoder(self.contract.spatial_mode, device=self.device,
+                                      hha=config.hha)
+        palette = config.outputs.palette or self.contract.palette
+        if len(palette) < self.contract.num_classes:
+            raise ValueError(
+                f"palette has {len(palette)} colours but the model has "
+                f"{self.contract.num_classes} classes")
+        self.outputs = OutputBuilder(self.contract.class_names, palette, config.outputs)
+
+    @classmethod
+    def from_model_path(cls, model_path: str | Path | None = None,
+                        config: PipelineConfig | None = None) -> SegmentationPipeline:
+        """Load a model (the bundled default when None) and build the pipeline around it."""
+        config = config or PipelineConfig()
+        segmenter = OnnxSegmenter(model_path or default_model_path(), config.providers,
+                                  io_binding=config.io_binding)
+        return cls(segmenter, config)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.contract.class_names
+
+    def reset(self) -> None:
+        """Forget temporal state (e.g. smoothed gravity) when the input jumps back in time."""
+        self.encoder.reset()
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """The one host-to-device copy of a decoded image.
+
+        For CUDA it goes through page-locked memory (torch's caching host allocator reuses
+        the block, and knows when the copy is done), so the transfer is a DMA that does not
+        stall on pageable pages.
+        """
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type != "cuda":
+            return tensor
+        return tensor.pin_memory().to(self.device, non_blocking=True)
+
+    def process(self, rgb: np.ndarray, depth_m: np.ndarray, K: np.ndarray,
+                info_size: tuple[int, int] | None = None, cloud_classes: Iterable[int] = (),
+                organized_cloud: bool = True) -> PipelineResult:
+        """Segment one registered RGB-D frame.
+
+        rgb: (H,W,3) uint8; depth_m: float32 metres (0 = invalid) on the colour grid or an
+        exact integer ratio of it; K: the camera_info K, for an image of `info_size`
+        (width, height) when that differs from the colour image.
+        """
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise FrameError("bad_encoding", f"colour must be (H,W,3) uint8, got "
+                                             f"{rgb.shape} {rgb.dtype}")
+        height, width = rgb.shape[:2]
+        depth_m = depth_on_color_grid(depth_m, (height, width))
+        K = intrinsics_for_image(K, info_size, (width, height))
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000.0
+            clock = now
+
+        size = tuple(self.contract.input_size)
+        rgb_t, depth_t = self._to_device(rgb), self._to_device(depth_m)
+        spatial = self.encoder.encode(resize_depth(depth_t, size),
+                                      network_intrinsics(K, (height, width), size))
+        spatial = normalise_spatial(spatial, self.contract)
+        rgb_in = normalise_rgb(resize_rgb(rgb_t, size), self.contract)
+        lap("spatial")
+        target = self.segmenter.device
+        network_output = self.segmenter.run(rgb_in[None].to(target), spatial[None].to(target))
+        lap("inference")
+        # On CUDA the frame is already there: labels and clouds are made on the GPU too.
+        on_device = (rgb_t, depth_t) if self.device.type == "cuda" else None
+        outputs = self.outputs.build(network_output, rgb, depth_m, K,
+                                     cloud_classes=cloud_classes, organized_cloud=organized_cloud,
+                                     frame_on_device=on_device)
+        lap("outputs")
+        return PipelineResult(outputs=outputs, timings_ms=timings, K=K)

@@ -1,0 +1,51 @@
+"""What `launch/segment.launch.py` passes to the node, as plain functions.
+
+`launch` and `launch_ros` are not on PyPI, so the launch file stays a thin shell and
+everything it decides (parameter files, model override, input remaps per camera driver)
+lives here, where tests check it without a ROS installation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sgnet_ros.ros.parameters import NODE_NAME  # noqa: F401 - re-exported for the launch file
+
+NODE_EXECUTABLE = "segmentation_node"
+
+# Input topic remaps per camera driver; keys are the node's relative input names.
+CAMERA_REMAPS: dict[str, dict[str, str]] = {
+    # depth_image_proc / openni2 / astra layout in the node's namespace: nothing to remap.
+    "default": {},
+    # realsense2_camera (ROS 2 wrapper 4.x) with align_depth.enable:=true.
+    "realsense": {
+        "rgb/image_rect_color": "/camera/camera/color/image_raw",
+        "depth_registered/image_rect": "/camera/camera/aligned_depth_to_color/image_raw",
+        "rgb/camera_info": "/camera/camera/color/camera_info",
+    },
+}
+
+
+def input_remaps(camera: str) -> list[tuple[str, str]]:
+    """(from, to) remaps of the node's inputs for a camera driver named in CAMERA_REMAPS."""
+    if camera not in CAMERA_REMAPS:
+        raise ValueError(f"camera {camera!r} is not one of {sorted(CAMERA_REMAPS)}")
+    return list(CAMERA_REMAPS[camera].items())
+
+
+def node_parameters(params_file: str, model: str, use_sim_time: bool) -> list:
+    """The node's `parameters=` list: the YAML file, then launch-argument overrides."""
+    if not Path(params_file).is_file():
+        raise FileNotFoundError(f"params_file {params_file} does not exist")
+    overrides: dict[str, object] = {"use_sim_time": use_sim_time}
+    if model:
+        overrides["model_path"] = model
+    return [params_file, overrides]
+
+
+def parse_bool(text: str) -> bool:
+    """A launch argument's true/false text as a bool."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return lowered in ("true", "1")

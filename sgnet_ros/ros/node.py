@@ -1,0 +1,439 @@
+"""The rclpy node: a thin shell that moves messages in and out of the segmentation pipeline.
+
+Callbacks only queue messages in the synchroniser; the newest synced set waits in a
+single slot for the worker thread, so processing never blocks the executor and a slow
+frame can only make newer frames replace older ones (each replacement counted).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from sgnet_ros.pipeline.codec import ImageDecodeError, encode_image
+from sgnet_ros.pipeline.geometry import FrameError
+from sgnet_ros.pipeline.inference import PROVIDERS, ModelLoadError
+from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
+from sgnet_ros.pipeline.sync import NewestSynchronizer
+from sgnet_ros.ros.messages import (
+    camera_intrinsics,
+    decode_color,
+    decode_depth,
+    label_info_msg,
+    rclpy_classes,
+    stamp_ns,
+    vision_label_info_classes,
+)
+from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, cloud_class_ids, validate
+from sgnet_ros.ros.stats import NodeStats
+
+RGB, DEPTH, INFO = "rgb/image_rect_color", "depth_registered/image_rect", "rgb/camera_info"
+LOG_THROTTLE_S = 5.0
+
+
+def declare_parameters(node: Node) -> dict[str, Any]:
+    """Declare the schema on the node (with descriptions) and return the validated values.
+
+    dynamic_typing lets `1` stand for `1.0` in a YAML file; the schema then checks type and
+    range itself so every refusal reads the same: parameter, value and what is allowed.
+    """
+    values = {}
+    for spec in SCHEMA:
+        descriptor = ParameterDescriptor(
+            name=spec.name, description=spec.description, read_only=True,
+            additional_constraints=spec.allowed, dynamic_typing=True)
+        default = spec.default
+        parameter = node.declare_parameter(spec.name, default, descriptor)
+        values[spec.name] = parameter.value
+    return validate(values)
+
+
+@contextmanager
+def heartbeat(logger, step: str, period_s: float = 10.0) -> Iterator[None]:
+    """Log every `period_s` while a start-up step runs (a TensorRT engine build takes
+    minutes), so a quiet start is never mistaken for a hang."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(period_s):
+            logger.info(f"{step}: still running after {time.monotonic() - started:.0f} s")
+
+    thread = threading.Thread(target=beat, name="sgnet_heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def qos(reliability: str, depth: int, latched: bool = False) -> QoSProfile:
+    """A keep-last QoS profile from the parameter words."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth,
+        reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort"
+        else ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
+class SegmentationNode(Node):
+    """Subscribes to RGB + registered depth + camera_info and publishes the segmentation."""
+
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        super().__init__(NODE_NAME)
+        self.settings = declare_parameters(self)
+        with heartbeat(self.get_logger(), "loading the model"):
+            self.pipeline = SegmentationPipeline.from_model_path(
+                self.settings["model_path"] or None, PipelineConfig.from_settings(self.settings))
+        contract = self.pipeline.contract
+        self.cloud_ids = cloud_class_ids(self.settings["cloud_classes"], contract.class_names)
+        self.stats = NodeStats()
+        self._msgs = rclpy_classes()
+        self._log_times: dict[str, float] = {}
+        self._warned_frames = False
+        self._sync_lock = threading.Lock()
+        self._sync = NewestSynchronizer(
+            (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
+            slop_s=self.settings["sync.slop"], policy=self.settings["sync.policy"])
+        self.cpu_fallback = Counter()
+        self._make_interfaces()
+        for warning in self.pipeline.warnings:
+            self.get_logger().warning(warning)
+        if self.settings["warmup"]:
+            self._warm_up()
+        self._slot: tuple[Any, float] | None = None
+        self._slot_ready = threading.Condition()
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name="sgnet_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready in {time.perf_counter() - started:.1f} s: model "
+            f"{self.pipeline.segmenter.model_path.name} ({contract.variant or 'unknown variant'}, "
+            f"{contract.num_classes} classes, {contract.spatial_mode} input "
+            f"{contract.input_size[1]}x{contract.input_size[0]}), ONNX Runtime on "
+            f"{self.pipeline.segmenter.report.primary}, torch on {self.pipeline.device}")
+
+    # --- set-up -------------------------------------------------------------------------
+    def _make_interfaces(self) -> None:
+        settings = self.settings
+        inputs = qos(settings["input_qos"], settings["input_depth"])
+        outputs = qos(settings["output_qos"], settings["output_depth"])
+        for stream, cls in ((RGB, Image), (DEPTH, Image), (INFO, CameraInfo)):
+            self.create_subscription(
+                cls, stream, lambda m, s=stream: self._on_message(s, m), inputs,
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda event, s=stream: self._on_incompatible_input(s),
+                    message_lost=lambda event, s=stream: self._on_lost(s, event)))
+        msgs = self._msgs
+
+        def publisher(cls, topic: str):
+            events = PublisherEventCallbacks(
+                incompatible_qos=lambda event, t=topic: self._on_incompatible_output(t))
+            return self.create_publisher(cls, topic, outputs, event_callbacks=events)
+
+        self.label_pub = publisher(msgs.image, "segmentation/image")
+        self.info_pub = publisher(msgs.camera_info, "segmentation/camera_info")
+        self.color_pub = publisher(msgs.image, "segmentation/color")
+        self.confidence_pub = publisher(msgs.image, "segmentation/confidence") \
+            if settings["publish_confidence"] else None
+        self.points_pub = publisher(msgs.point_cloud, "points") \
+            if settings["publish_points"] else None
+        topics = self.pipeline.outputs.class_topics
+        self.class_pubs = {class_id: publisher(msgs.point_cloud, f"points/{topics[class_id]}")
+                           for class_id in self.cloud_ids}
+        self._publish_label_info()
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(settings["diagnostics_period"], self._publish_diagnostics)
+
+    def _on_incompatible_input(self, stream: str) -> None:
+        other = "reliable" if self.settings["input_qos"] == "best_effort" else "best_effort"
+        self._warn(f"qos {stream}", f"{self.resolve_topic_name(stream)}: the publisher's QoS is "
+                   f"incompatible with input_qos={self.settings['input_qos']}, nothing will "
+                   f"arrive; set input_qos: {other}")
+
+    def _on_incompatible_output(self, topic: str) -> None:
+        self._warn(f"qos {topic}", f"{self.resolve_topic_name(topic)}: a subscriber asks for "
+                   f"more than output_qos={self.settings['output_qos']} offers and receives "
+                   "nothing; set output_qos: reliable (or the subscriber to best effort)")
+
+    def _on_lost(self, stream: str, event) -> None:
+        """DDS reports samples it dropped before the executor saw them; account for them."""
+        self.stats.count_lost(stream, event.total_count_change)
+        if stream == RGB:
+            self.stats.count_drop("lost_in_transport", event.total_count_change)
+
+    def _publish_label_info(self) -> None:
+        """Latch the class map once: vision_msgs/LabelInfo, or JSON where that is absent."""
+        chosen = self.settings["label_info_format"]
+        vision = vision_label_info_classes() if chosen != "json" else None
+        if chosen == "vision_msgs" and vision is None:
+            raise ParameterError(
+                "parameter 'label_info_format' is 'vision_msgs' but vision_msgs is not "
+                "importable; install ros-$ROS_DISTRO-vision-msgs or set it to auto or json")
+        latched = qos("reliable", 1, latched=True)
+        if vision is None:
+            self.label_info_pub = self.create_publisher(
+                self._msgs.string, "segmentation/label_info", latched)
+            self.label_info_pub.publish(self._msgs.string(data=self.label_info_json()))
+            return
+        self.label_info_pub = self.create_publisher(vision[0], "segmentation/label_info",
+                                                    latched)
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self.label_info_pub.publish(label_info_msg(
+            vision, header, self.pipeline.class_names, self.pipeline.outputs.unlabeled))
+
+    def label_info_json(self) -> str:
+        """Class ids, names, colours and cloud topics as the latched label_info JSON."""
+        outputs = self.pipeline.outputs  # its palette: the model's or the `palette` override
+        return json.dumps({
+            "unlabeled": outputs.unlabeled,
+            "classes": [{"id": i, "name": name, "color": list(outputs.palette[i]),
+                         "cloud_topic": f"points/{outputs.class_topics[i]}"
+                         if i in self.class_pubs else None}
+                        for i, name in enumerate(outputs.class_names)],
+            "model": self.pipeline.segmenter.model_path.name,
+        })
+
+    def _warm_up(self) -> None:
+        """Two dummy frames of the camera's size (`warmup_size`) with every output the node
+        builds: ORT and cuDNN/TensorRT prepare the network (IO binding learns the output
+        shape on the first and binds a preallocated output from the second on), and the
+        output buffers and pixel tables of that size exist, so the first camera frame runs at
+        full speed (1280x960 on 2 cores: it took 325 ms after a VGA warm-up, 87 ms after one
+        of its own size)."""
+        started = time.perf_counter()
+        report = self.pipeline.segmenter.report
+        if report.primary == PROVIDERS["tensorrt"]:
+            engines = sorted(report.tensorrt_cache.glob("*.engine"))
+            self.get_logger().info(
+                f"TensorRT: reusing {len(engines)} cached engine file(s) in "
+                f"{report.tensorrt_cache}" if engines else
+                "TensorRT: building the engine for this model; the first start takes minutes, "
+                f"later ones reuse it from {report.tensorrt_cache}")
+        width, height = self.settings["warmup_size"]
+        rgb = np.zeros((height, width, 3), dtype=np.uint8)
+        depth = np.full((height, width), 2.0, dtype=np.float32)
+        focal = 0.82 * width
+        K = np.array([[focal, 0.0, (width - 1) / 2], [0.0, focal, (height - 1) / 2],
+                      [0.0, 0.0, 1.0]])
+        with heartbeat(self.get_logger(), f"warm-up on {report.primary}"):
+            for _ in range(2):
+                self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids,
+                                      organized_cloud=self.points_pub is not None)
+        self.pipeline.reset()
+        self.get_logger().info(f"warm-up (2 frames of {width}x{height}) took "
+                               f"{time.perf_counter() - started:.2f} s")
+        self.cpu_fallback = self.pipeline.segmenter.cpu_fallback_ops()
+        if self.cpu_fallback:
+            self.get_logger().warning(
+                f"{sum(self.cpu_fallback.values())} compute kernels run on the CPU inside "
+                f"{self.pipeline.segmenter.report.primary} (ops: "
+                f"{', '.join(sorted(self.cpu_fallback))}): each one copies tensors to the host")
+
+    # --- input ----------------------------------------------------------------------------
+    def _on_message(self, stream: str, msg: Any) -> None:
+        self.stats.count_received(stream)
+        with self._sync_lock:
+            before = self._sync.stats.unsynced
+            synced = self._sync.add(stream, stamp_ns(msg.header), msg)
+            self.stats.count_drop("unsynced", self._sync.stats.unsynced - before)
+        if synced is None:
+            return
+        self.stats.last_synced = time.monotonic()
+        with self._slot_ready:
+            if self._slot is not None:
+                self.stats.count_drop("superseded")
+            self._slot = (synced, time.perf_counter())
+            self._slot_ready.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._slot_ready:
+                while self._slot is None and self._running:
+                    self._slot_ready.wait()
+                if not self._running:
+                    return
+                synced, received = self._slot
+                self._slot = None
+            self._process(synced.items, received)
+
+    # --- processing -------------------------------------------------------------------------
+    def _warn(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._log_times.get(key, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._log_times[key] = now
+            self.get_logger().warning(message)
+
+    def _process(self, items: dict[str, Any], received: float) -> None:
+        rgb_msg, depth_msg, info_msg = items[RGB], items[DEPTH], items[INFO]
+        try:
+            rgb = self._decode(decode_color, rgb_msg, RGB)
+            depth = self._decode(decode_depth, depth_msg, DEPTH)
+            K, info_size = camera_intrinsics(info_msg)
+            self._check_frames(rgb_msg, depth_msg)
+            wanted = [i for i, pub in self.class_pubs.items() if pub.get_subscription_count()]
+            organized = self.points_pub is not None and self.points_pub.get_subscription_count()
+            result = self.pipeline.process(rgb, depth, K, info_size, wanted, bool(organized))
+        except FrameError as error:
+            self.stats.count_drop(error.reason)
+            self._warn(error.reason, f"frame dropped: {error}")
+            return
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            self.stats.count_drop("gpu_out_of_memory")
+            self._warn("oom", "frame dropped: GPU out of memory (another process on the GPU?)")
+            return
+        except Exception as error:  # the node must outlive any single bad frame
+            if "out of memory" in str(error).lower() or "failed to allocate" in str(error).lower():
+                self.stats.count_drop("gpu_out_of_memory")  # ONNX Runtime's CUDA allocator
+                self._warn("oom", f"frame dropped: GPU out of memory in ONNX Runtime: {error}")
+                return
+            self.stats.count_drop("error")
+            self._warn("error", f"frame dropped: {type(error).__name__}: {error}")
+            return
+        self._publish(rgb_msg, info_msg, result)
+        latency = (self.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6
+        pipeline_ms = (time.perf_counter() - received) * 1000.0
+        self.stats.count_processed(latency, pipeline_ms, result.timings_ms)
+
+    def _decode(self, decoder, msg: Any, topic: str):
+        try:
+            return decoder(msg)
+        except ImageDecodeError as error:
+            reason = "bad_rgb" if topic == RGB else "bad_depth"
+            raise FrameError(reason, f"{self.resolve_topic_name(topic)}: {error}") from error
+
+    def _check_frames(self, rgb_msg: Any, depth_msg: Any) -> None:
+        if stamp_ns(rgb_msg.header) == 0:
+            self.stats.zero_stamps += 1
+            self._warn("zero_stamp", f"{self.resolve_topic_name(RGB)} has a zero stamp; "
+                       "processed, but latency and sync are meaningless for it")
+        if rgb_msg.header.frame_id != depth_msg.header.frame_id and not self._warned_frames:
+            self._warned_frames = True
+            self.get_logger().warning(
+                f"colour frame_id '{rgb_msg.header.frame_id}' differs from depth frame_id "
+                f"'{depth_msg.header.frame_id}': depth must be registered to the colour camera "
+                "(e.g. RealSense align_depth); processing continues")
+
+    def _publish(self, rgb_msg: Any, info_msg: Any, result) -> None:
+        header, out, msgs = rgb_msg.header, result.outputs, self._msgs
+        label_encoding = "mono8" if out.labels.dtype.itemsize == 1 else "mono16"
+        self.label_pub.publish(msgs.image_msg(header, encode_image(out.labels, label_encoding)))
+        self.info_pub.publish(msgs.camera_info_msg(header, info_msg))
+        self.color_pub.publish(msgs.image_msg(header, encode_image(out.overlay, "rgb8")))
+        if self.confidence_pub is not None and out.confidence is not None:
+            self.confidence_pub.publish(
+                msgs.image_msg(header, encode_image(out.confidence, "32FC1")))
+        if self.points_pub is not None and out.points is not None:
+            self.points_pub.publish(msgs.cloud_msg(header, out.points))
+        for class_id, cloud in out.class_clouds.items():
+            self.class_pubs[class_id].publish(msgs.cloud_msg(header, cloud))
+
+    # --- diagnostics ------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        stats = self.stats
+        status = DiagnosticStatus(name=f"{self.get_name()}: segmentation",
+                                  hardware_id=self.pipeline.segmenter.model_path.name)
+        status.level, status.message = DiagnosticStatus.OK, "segmenting"
+        now = time.monotonic()
+        flowing = all(now - stats.last_received.get(t, -1e9) < 1.5 for t in (RGB, DEPTH))
+        stale_s = now - stats.last_synced
+        if flowing and stale_s > self.settings["sync.stale_warning"]:
+            status.level = DiagnosticStatus.WARN
+            status.message = (
+                f"no synced RGB-D set for {stale_s:.0f} s while colour and depth arrive: stamps "
+                f"too far apart for sync.slop={self.settings['sync.slop']} s, camera_info "
+                "missing on its topic, or topics from different cameras?")
+        elif not stats.received[RGB]:
+            status.level, status.message = DiagnosticStatus.WARN, "waiting for input"
+        values = {
+            **{f"rate {t} (Hz)": stats.rate(t, stats.received[t]) for t in (RGB, DEPTH, INFO)},
+            "rate synced (Hz)": stats.rate("synced", self._sync.stats.synced),
+            "rate processed (Hz)": stats.rate("processed", stats.processed),
+            "frames received": stats.received[RGB], "frames synced": self._sync.stats.synced,
+            "frames processed": stats.processed,
+            "frames pending sync": self._sync.pending,
+            **{f"dropped {reason}": n for reason, n in sorted(stats.dropped.items())},
+            "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
+            "class clouds built": self.pipeline.outputs.stats.clouds_built,
+            "provider": self.pipeline.segmenter.report.primary,
+            "kernels falling back to CPU": sum(self.cpu_fallback.values()),
+            "torch device": str(self.pipeline.device),
+        }
+        for name, (p50, p95) in stats.latency_percentiles().items():
+            values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95
+        if self.pipeline.device.type == "cuda":
+            values["gpu memory (MiB)"] = torch.cuda.max_memory_allocated() / 2**20
+        status.values = [KeyValue(key=k, value=f"{v:.2f}" if isinstance(v, float) else str(v))
+                         for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    def stop(self) -> None:
+        """Stop the worker and log the one-line account of the run."""
+        with self._slot_ready:
+            self._running = False
+            self._slot_ready.notify()
+        self._worker.join(timeout=5.0)
+        self.get_logger().info(f"summary: {self.stats.summary(RGB)}")
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console entry point: exits non-zero with one clear line when start-up fails.
+
+    SIGINT and SIGTERM are handled here rather than by rclpy, so the context is still valid
+    for the final summary line and the shutdown prints no traceback.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    logger = rclpy.logging.get_logger(NODE_NAME)
+    try:
+        node = SegmentationNode()
+    except (ParameterError, ModelLoadError) as error:
+        logger.fatal(f"cannot start: {error}")
+        rclpy.try_shutdown()
+        return 2
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
