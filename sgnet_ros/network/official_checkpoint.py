@@ -6,11 +6,24 @@ official module names, so the mapping is:
 
 - strip the ``module.`` prefix;
 - InPlaceABNSync (weight, bias, running_mean, running_var) -> BatchNorm2d of the same name,
-  whose ``num_batches_tracked`` counter is not in the official file and is left at 0;
+  whose ``num_batches_tracked`` counter is not in the official file and is left at 0.
+  The weight is loaded as ``|w| + eps``: the official forward kernel (``bn.cu``,
+  ``forward_kernel``) scales by ``abs(weight) + eps``, not by ``weight``, and its backward
+  follows the sign of ``w``, so trained files hold negative weights;
 - ``conv1.weight``: input channels reversed, because the official network reads BGR and
   this one reads RGB (the normalisation moves into the contract, see official_contract);
 - ``dsn3.*`` (deep supervision, training only) is dropped for the ``_fps`` variants, which
   run the same trained weights without that head.
+
+Every normalisation layer of the official networks is InPlaceABNSync (eps 1e-5); its
+activation and this implementation's counterpart:
+
+- stem ``bn1..bn3``, bottleneck ``bn1``/``bn2``, S-Conv ``spatial_projector.1/.4/.7``:
+  activation "none" followed by an ``nn.ReLU`` -> BatchNorm2d then ReLU;
+- bottleneck ``bn3`` (ReLU only after the residual sum) and ``downsample.1``:
+  activation "none" -> BatchNorm2d alone (identity);
+- ``dsn3.1``, ``dsn4.1`` and the ASPP ``head.0.conv1.2``, ``head.0.conv{2..5}.1``,
+  ``head.0.bottleneck.1``: the default leaky_relu, slope 0.01 -> BatchNormAct.
 
 Anything else that does not map (unknown key, wrong shape, parameter left unset) raises
 CheckpointMappingError listing every offending key.
@@ -22,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from sgnet_ros.network.sgnet import VARIANT_SPECS, SGNet, build_sgnet
 from sgnet_ros.pipeline.contract import ModelContract
@@ -31,6 +45,9 @@ BGR_TO_RGB = [2, 1, 0]
 FIRST_CONV = "conv1.weight"
 DEEP_SUPERVISION_PREFIX = "dsn3."
 BATCHNORM_COUNTER = "num_batches_tracked"
+# InPlaceABNSync's eps (graphs/ops/libs/bn.py, never overridden by the official models): it
+# sits under the square root and is added to |weight| (bn.cu, forward_kernel).
+ABN_EPS = 1e-5
 # Official input normalisation (data/transform/rgbd_transform.py): RGB in 0..255 minus a
 # per-channel mean, no scaling; depth in metres (millimetres / 1000), not normalised.
 OFFICIAL_RGB_MEAN = (122.675 / 255.0, 116.669 / 255.0, 104.008 / 255.0)
@@ -68,7 +85,11 @@ def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:
 
 
 def infer_variant(official: Mapping[str, torch.Tensor]) -> str:
-    """The official variant a state dict was trained as (never an ``_fps`` one)."""
+    """The official variant a state dict was trained as.
+
+    Released files contain the deep-supervision head ``dsn3``; one without it was trained
+    as an ``_fps`` variant, whose definition has no such head.
+    """
     layer3_blocks = {key.split(".")[1] for key in official if key.startswith("layer3.")}
     depth = {23: "r101", 6: "r50"}.get(len(layer3_blocks))
     if depth is None:
@@ -76,9 +97,10 @@ def infer_variant(official: Mapping[str, torch.Tensor]) -> str:
             f"layer3 has {len(layer3_blocks)} blocks; official SGNet checkpoints "
             "have 23 (ResNet-101) or 6 (ResNet-50)"
         )
-    if any(key.startswith("head.0.") for key in official):
-        return f"{depth}_aspp"
-    return depth
+    variant = f"{depth}_aspp" if any(key.startswith("head.0.") for key in official) else depth
+    if not any(key.startswith(DEEP_SUPERVISION_PREFIX) for key in official):
+        variant = f"{variant}_fps"
+    return variant
 
 
 def infer_num_classes(official: Mapping[str, torch.Tensor]) -> int:
@@ -88,11 +110,22 @@ def infer_num_classes(official: Mapping[str, torch.Tensor]) -> int:
     raise ValueError("the checkpoint has no classifier (dsn4.3.weight or head.1.weight)")
 
 
+def abn_scale_keys(model: SGNet) -> set[str]:
+    """State-dict keys of the scales of ``model``'s normalisation layers, which all stand
+    for official InPlaceABNSync layers."""
+    return {
+        f"{name}.weight"
+        for name, module in model.named_modules()
+        if isinstance(module, nn.BatchNorm2d)
+    }
+
+
 def map_official_state_dict(
     official: Mapping[str, torch.Tensor], model: SGNet
 ) -> dict[str, torch.Tensor]:
     """A complete state dict for ``model`` from an official one (prefix already optional)."""
     target = model.state_dict()
+    abn_scales = abn_scale_keys(model)
     mapped: dict[str, torch.Tensor] = {}
     unexpected, mismatched, mismatched_keys = [], [], set()
     for official_key, value in official.items():
@@ -104,6 +137,8 @@ def map_official_state_dict(
             continue
         if key == FIRST_CONV:
             value = value[:, BGR_TO_RGB]
+        elif key in abn_scales:
+            value = value.abs() + ABN_EPS
         if tuple(value.shape) != tuple(target[key].shape):
             mismatched.append(
                 f"{official_key}: checkpoint {tuple(value.shape)}, model {tuple(target[key].shape)}"

@@ -1,0 +1,74 @@
+"""Official-format checkpoints (``module.`` prefix, negative InPlace-ABN scales, old and new
+torch serialisation) exported by ``sgnet-export`` give the official network's logits: ONNX
+Runtime against a float64 model written from the official code (official_sgnet_reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from official_sgnet_reference import OfficialSGNet
+from official_state import official_state_dict
+
+from sgnet_ros.network.export import main as export_main
+from sgnet_ros.pipeline.contract import ModelContract
+
+HEIGHT, WIDTH = 48, 64
+# float32 through ~100 layers against float64, relative to the logits' range.
+RELATIVE_TOLERANCE = 1e-4
+
+CASES = {
+    # variant in the file, variant sgnet-export must infer, ResNet depth, old serialisation
+    "r50 pre-1.6 file": ("r50", "r50", "r50", True),
+    "r101": ("r101", "r101", "r101", False),
+    "r101_aspp": ("r101_aspp", "r101_aspp", "r101", False),
+    "r50 without dsn3": ("r50_fps", "r50_fps", "r50", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_exported_official_checkpoint_gives_the_official_logits(case: str, tmp_path) -> None:
+    stored_variant, inferred_variant, resnet, legacy_format = CASES[case]
+    generator = torch.Generator().manual_seed(3)
+    state = official_state_dict(stored_variant, seed=7)
+    statistics = OfficialSGNet(state, resnet).calibrate(*official_inputs(2, generator))
+    state.update({f"module.{key}": value.float() for key, value in statistics.items()})
+    scales = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 1]
+    assert sum(int((v < 0).sum()) for v in scales) > 0.2 * sum(v.numel() for v in scales)
+    checkpoint = tmp_path / f"SGNet_{stored_variant}.pth"
+    torch.save(
+        {"state_dict": state, "epoch": 500, "iteration": 1},
+        checkpoint,
+        _use_new_zipfile_serialization=not legacy_format,
+    )
+    out = tmp_path / "model.onnx"
+    command = ["--checkpoint", str(checkpoint), "--out", str(out)]
+    assert export_main([*command, "--height", str(HEIGHT), "--width", str(WIDTH)]) == 0
+    proto = onnx.load(str(out), load_external_data=False)
+    contract = ModelContract.from_metadata({p.key: p.value for p in proto.metadata_props})
+    assert contract.variant == inferred_variant
+    del proto
+
+    bgr, depth = official_inputs(1, generator)
+    expected = OfficialSGNet(state, resnet)(bgr, depth).numpy()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    rgb = bgr[:, [2, 1, 0]]  # the export reads RGB; the official network BGR
+    (actual,) = session.run(
+        ["logits"],
+        {"rgb": rgb.float().numpy(), "spatial": depth[:, None].float().numpy()},
+    )
+    logit_range = float(expected.max() - expected.min())
+    expected_labels = expected.argmax(axis=1)
+    assert len(np.unique(expected_labels)) > 1  # a comparison of more than one class
+    assert np.abs(actual - expected).max() <= RELATIVE_TOLERANCE * logit_range
+    assert np.array_equal(actual.argmax(axis=1), expected_labels)
+
+
+
+def official_inputs(batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A normalised BGR image (0..255 minus the mean) and depth in metres, float64."""
+    bgr = torch.randn(batch, 3, HEIGHT, WIDTH, generator=generator, dtype=torch.float64) * 50.0
+    depth = torch.rand(batch, HEIGHT, WIDTH, generator=generator, dtype=torch.float64) * 4.0
+    return bgr, depth
