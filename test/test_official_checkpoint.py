@@ -68,6 +68,13 @@ def test_variant_and_classes_are_inferred(variant: str) -> None:
     assert infer_num_classes(official) == NUM_CLASSES
 
 
+def test_a_file_without_deep_supervision_loads_as_its_fps_variant(tmp_path) -> None:
+    checkpoint = tmp_path / "SGNet_Res50_fps.pth"
+    torch.save({"state_dict": official_state_dict("r50_fps"), "epoch": 1}, checkpoint)
+    model = load_official_checkpoint(checkpoint)  # no variant given: read from the file
+    assert model.variant == "r50_fps" and model.dsn3 is None
+
+
 def test_mapping_errors_list_every_offending_key() -> None:
     official = official_state_dict("r50")
     del official["module.layer2.0.conv2.offset_generator.weight"]

@@ -19,36 +19,34 @@ HEIGHT, WIDTH = 48, 64
 # float32 through ~100 layers against float64, relative to the logits' range.
 RELATIVE_TOLERANCE = 1e-4
 
+# The smallest size sgnet-export accepts for its own check; the graph takes any size.
+EXPORT_SAMPLE = ("--height", "16", "--width", "16")
 CASES = {
-    # variant in the file, variant sgnet-export must infer, ResNet depth, old serialisation
-    "r50 pre-1.6 file": ("r50", "r50", "r50", True),
-    "r101": ("r101", "r101", "r101", False),
-    "r101_aspp": ("r101_aspp", "r101_aspp", "r101", False),
-    "r50 without dsn3": ("r50_fps", "r50_fps", "r50", False),
+    # variant, ResNet depth, saved in the pre-1.6 (non-zip) format
+    "r50": ("r50", True),
+    "r101": ("r101", False),
+    "r101_aspp": ("r101", False),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_exported_official_checkpoint_gives_the_official_logits(case: str, tmp_path) -> None:
-    stored_variant, inferred_variant, resnet, legacy_format = CASES[case]
+@pytest.mark.parametrize("variant", sorted(CASES))
+def test_exported_official_checkpoint_gives_the_official_logits(variant: str, tmp_path) -> None:
+    resnet, legacy_format = CASES[variant]
     generator = torch.Generator().manual_seed(3)
-    state = official_state_dict(stored_variant, seed=7)
-    statistics = OfficialSGNet(state, resnet).calibrate(*official_inputs(2, generator))
+    state = official_state_dict(variant, seed=7)
+    statistics = OfficialSGNet(state, resnet).calibrate(*official_inputs(1, generator))
     state.update({f"module.{key}": value.float() for key, value in statistics.items()})
-    scales = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 1]
-    assert sum(int((v < 0).sum()) for v in scales) > 0.2 * sum(v.numel() for v in scales)
-    checkpoint = tmp_path / f"SGNet_{stored_variant}.pth"
+    checkpoint = tmp_path / f"SGNet_{variant}.pth"
     torch.save(
         {"state_dict": state, "epoch": 500, "iteration": 1},
         checkpoint,
         _use_new_zipfile_serialization=not legacy_format,
     )
     out = tmp_path / "model.onnx"
-    command = ["--checkpoint", str(checkpoint), "--out", str(out)]
-    assert export_main([*command, "--height", str(HEIGHT), "--width", str(WIDTH)]) == 0
-    proto = onnx.load(str(out), load_external_data=False)
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(out), *EXPORT_SAMPLE]) == 0
+    proto = onnx.load(str(out))
     contract = ModelContract.from_metadata({p.key: p.value for p in proto.metadata_props})
-    assert contract.variant == inferred_variant
+    assert contract.variant == variant
     del proto
 
     bgr, depth = official_inputs(1, generator)
