@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variant",
         choices=sorted(VARIANTS),
-        help="model variant (default: read from or inferred from the checkpoint)",
+        help="model variant (default: read from an sgnet-train checkpoint, inferred from an "
+        "official one's layers: no dsn3 head means an _fps variant)",
     )
     parser.add_argument(
         "--num-classes", type=int, help="number of classes (default: from the checkpoint)"
