@@ -32,16 +32,17 @@ ASPP_DILATIONS = (12, 24, 36)
 class OfficialSGNet:
     """Official SGNet (dsn head) or SGNet_ASPP, with or without ``dsn3``; eval mode."""
 
-    def __init__(self, state: dict[str, torch.Tensor], depth: str) -> None:
+    def __init__(self, state: dict[str, torch.Tensor], resnet: str) -> None:
+        """``state``: an official state dict; ``resnet``: "r50" or "r101"."""
         self.state = {
             key.removeprefix("module."): value.to(torch.float64) for key, value in state.items()
         }
-        self.blocks = BLOCKS_PER_LAYER[depth]
+        self.blocks = BLOCKS_PER_LAYER[resnet]
         self.aspp = "head.1.weight" in self.state
         self._measured: dict[str, torch.Tensor] | None = None
 
     def calibrate(self, bgr: torch.Tensor, depth: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every ABN layer's running statistics, measured on a batch as training would.
+        """Every ABN layer's running statistics, measured on (bgr, depth) as training would.
 
         Random weights with random statistics leave a common mode that swamps every
         per-pixel difference after a hundred layers (one class everywhere); measured
@@ -92,14 +93,21 @@ class OfficialSGNet:
             s = self._conv(s, f"{name}.spatial_projector.{index}", padding=1)
             s = torch.relu(self._abn(s, f"{name}.spatial_projector.{index + 1}", "none"))
         offset = self._conv(s, f"{name}.offset_generator", stride=stride, padding=1)
-        s = deformable_conv(s, offset, None, self.state[f"{name}.weight_generator1.weight"], None,
-                            stride)
+        s = deformable_conv(
+            s, offset, None, self.state[f"{name}.weight_generator1.weight"], None, stride
+        )
         mask = torch.sigmoid(self._conv(s, f"{name}.weight_generator2"))
-        return deformable_conv(x, offset, mask, self.state[f"{name}.weight"],
-                               self.state[f"{name}.bias"], stride)
+        return deformable_conv(
+            x, offset, mask, self.state[f"{name}.weight"], self.state[f"{name}.bias"], stride
+        )
 
     def _bottleneck(
-        self, x: torch.Tensor, depth: torch.Tensor, name: str, stride: int, dilation: int,
+        self,
+        x: torch.Tensor,
+        depth: torch.Tensor,
+        name: str,
+        stride: int,
+        dilation: int,
         deformable: bool,
     ) -> torch.Tensor:
         out = torch.relu(self._abn(self._conv(x, f"{name}.conv1"), f"{name}.bn1", "none"))
@@ -144,8 +152,14 @@ class OfficialSGNet:
         ):
             for index in range(count):
                 deformable = index == 0 or index >= count - 2
-                x = self._bottleneck(x, depth, f"layer{layer}.{index}",
-                                     stride if index == 0 else 1, dilation, deformable)
+                x = self._bottleneck(
+                    x,
+                    depth,
+                    f"layer{layer}.{index}",
+                    stride if index == 0 else 1,
+                    dilation,
+                    deformable,
+                )
         logits = self._aspp_head(x) if self.aspp else self._dsn_head(x)
         return F.interpolate(logits, size=bgr.shape[-2:], mode="bilinear", align_corners=True)
 
@@ -160,8 +174,8 @@ def bilinear_taps(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> to
     result = torch.zeros(batch, channels, *rows.shape[1:], dtype=x.dtype)
     for corner_row, row_weight in ((top, 1 - (rows - top)), (top + 1, rows - top)):
         for corner_col, col_weight in ((left, 1 - (cols - left)), (left + 1, cols - left)):
-            inside = (corner_row >= 0) & (corner_row < height) & (corner_col >= 0) & (
-                corner_col < width
+            inside = (
+                (corner_row >= 0) & (corner_row < height) & (corner_col >= 0) & (corner_col < width)
             )
             index = corner_row.clamp(0, height - 1) * width + corner_col.clamp(0, width - 1)
             index = index.long().reshape(batch, 1, -1).expand(-1, channels, -1)
