@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,10 @@ class PipelineConfig:
     def from_settings(cls, settings: dict[str, Any]) -> PipelineConfig:
         """The configuration for validated node parameters (`parameters.validate`)."""
         palette = settings["palette"]
+        known = {option.name for option in fields(HHAOptions)}  # hha.gravity_frame is the node's
         hha_fields = {name.removeprefix("hha."): tuple(value) if isinstance(value, list) else value
-                      for name, value in settings.items() if name.startswith("hha.")}
+                      for name, value in settings.items()
+                      if name.startswith("hha.") and name.removeprefix("hha.") in known}
         return cls(
             providers=ProviderOptions(order=tuple(settings["providers"]),
                                       tensorrt_cache_dir=settings["tensorrt_cache_dir"],
@@ -94,6 +96,7 @@ class PipelineResult:
     outputs: SegmentationOutputs
     timings_ms: dict[str, float]
     K: np.ndarray  # the colour camera's K the outputs are aligned to
+    spatial: torch.Tensor | None = None  # (C, h, w) network-size map in encoder units
 
 
 class SegmentationPipeline:
@@ -147,12 +150,14 @@ class SegmentationPipeline:
 
     def process(self, rgb: np.ndarray, depth_m: np.ndarray, K: np.ndarray,
                 info_size: tuple[int, int] | None = None, cloud_classes: Iterable[int] = (),
-                organized_cloud: bool = True) -> PipelineResult:
+                organized_cloud: bool = True, gravity: np.ndarray | None = None,
+                camera_height_m: float | None = None) -> PipelineResult:
         """Segment one registered RGB-D frame.
 
         rgb: (H,W,3) uint8; depth_m: float32 metres (0 = invalid) on the colour grid or an
-        exact integer ratio of it; K: the camera_info K, for an image of `info_size`
-        (width, height) when that differs from the colour image.
+        exact integer ratio of it; K: the camera's rectified intrinsics, for an image of
+        `info_size` (width, height) when that differs from the colour image. gravity (down,
+        optical frame) and camera_height_m: this frame's, e.g. from TF (HHA only).
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise FrameError("bad_encoding", f"colour must be (H,W,3) uint8, got "
@@ -173,9 +178,10 @@ class SegmentationPipeline:
 
         size = tuple(self.contract.input_size)
         rgb_t, depth_t = self._to_device(rgb), self._to_device(depth_m)
-        spatial = self.encoder.encode(resize_depth(depth_t, size),
-                                      network_intrinsics(K, (height, width), size))
-        spatial = normalise_spatial(spatial, self.contract)
+        encoded = self.encoder.encode(resize_depth(depth_t, size),
+                                      network_intrinsics(K, (height, width), size),
+                                      gravity=gravity, camera_height_m=camera_height_m)
+        spatial = normalise_spatial(encoded, self.contract)
         rgb_in = normalise_rgb(resize_rgb(rgb_t, size), self.contract)
         lap("spatial")
         target = self.segmenter.device
@@ -187,4 +193,4 @@ class SegmentationPipeline:
                                      cloud_classes=cloud_classes, organized_cloud=organized_cloud,
                                      frame_on_device=on_device)
         lap("outputs")
-        return PipelineResult(outputs=outputs, timings_ms=timings, K=K)
+        return PipelineResult(outputs=outputs, timings_ms=timings, K=K, spatial=encoded)

@@ -16,6 +16,7 @@ import numpy as np
 from rosbags.typesys import Stores, get_typestore
 
 from sgnet_ros.pipeline.codec import EncodedImage, decode_image, to_depth_m, to_rgb8
+from sgnet_ros.pipeline.geometry import CameraModel
 from sgnet_ros.pipeline.outputs.clouds import CloudBuffer
 
 # The message definitions bags are written with (sensor_msgs, std_msgs: same since Humble).
@@ -53,6 +54,14 @@ class MessageClasses:
                                 fields=fields, is_bigendian=False, point_step=cloud.point_step,
                                 row_step=cloud.row_step, data=self._data(cloud.data),
                                 is_dense=cloud.is_dense)
+
+    def camera_model_msg(self, header: Any, model: CameraModel) -> Any:
+        """A sensor_msgs/CameraInfo describing a CameraModel (the image actually published)."""
+        return self.camera_info(
+            header=header, height=model.height, width=model.width,
+            distortion_model=model.distortion_model, d=model.D.tolist(),
+            k=model.K.reshape(-1).tolist(), r=model.R.reshape(-1).tolist(),
+            p=model.P.reshape(-1).tolist())
 
     def camera_info_msg(self, header: Any, info: Any) -> Any:
         """A copy of a camera_info with another header (the label image's)."""

@@ -34,9 +34,10 @@ from sgnet_ros.pipeline.codec import ImageDecodeError, encode_image
 from sgnet_ros.pipeline.geometry import FrameError
 from sgnet_ros.pipeline.inference import PROVIDERS, ModelLoadError
 from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
+from sgnet_ros.pipeline.spatial.encoding import spatial_image
 from sgnet_ros.pipeline.sync import NewestSynchronizer
+from sgnet_ros.ros.frame_checks import FrameChecks
 from sgnet_ros.ros.messages import (
-    camera_intrinsics,
     decode_color,
     decode_depth,
     label_info_msg,
@@ -46,6 +47,7 @@ from sgnet_ros.ros.messages import (
 )
 from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, cloud_class_ids, validate
 from sgnet_ros.ros.stats import NodeStats
+from sgnet_ros.ros.tf_gravity import GravityFromTf, transform_buffer
 
 RGB, DEPTH, INFO = "rgb/image_rect_color", "depth_registered/image_rect", "rgb/camera_info"
 LOG_THROTTLE_S = 5.0
@@ -112,7 +114,9 @@ class SegmentationNode(Node):
         self.stats = NodeStats()
         self._msgs = rclpy_classes()
         self._log_times: dict[str, float] = {}
-        self._warned_frames = False
+        self.frames = FrameChecks(self.settings, self._warn, self.get_logger().info,
+                                  self.resolve_topic_name)
+        self.gravity_from_tf = self._gravity_from_tf()
         self._sync_lock = threading.Lock()
         self._sync = NewestSynchronizer(
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
@@ -136,6 +140,15 @@ class SegmentationNode(Node):
             f"{self.pipeline.segmenter.report.primary}, torch on {self.pipeline.device}")
 
     # --- set-up -------------------------------------------------------------------------
+    def _gravity_from_tf(self) -> GravityFromTf | None:
+        """The TF lookups behind hha.gravity_source / hha.height_mode 'tf' (HHA models)."""
+        settings = self.settings
+        want = (settings["hha.gravity_source"] == "tf", settings["hha.height_mode"] == "tf")
+        if not any(want) or self.pipeline.contract.spatial_mode != "hha":
+            return None
+        return GravityFromTf(transform_buffer(self), settings["hha.gravity_frame"],
+                             settings["hha.tf_timeout"], *want, warn=self._warn)
+
     def _make_interfaces(self) -> None:
         settings = self.settings
         inputs = qos(settings["input_qos"], settings["input_depth"])
@@ -160,6 +173,8 @@ class SegmentationNode(Node):
             if settings["publish_confidence"] else None
         self.points_pub = publisher(msgs.point_cloud, "points") \
             if settings["publish_points"] else None
+        self.spatial_pub = publisher(msgs.image, "segmentation/spatial") \
+            if settings["publish_spatial"] else None
         topics = self.pipeline.outputs.class_topics
         self.class_pubs = {class_id: publisher(msgs.point_cloud, f"points/{topics[class_id]}")
                            for class_id in self.cloud_ids}
@@ -289,16 +304,22 @@ class SegmentationNode(Node):
     def _process(self, items: dict[str, Any], received: float) -> None:
         rgb_msg, depth_msg, info_msg = items[RGB], items[DEPTH], items[INFO]
         try:
+            camera = self.frames.camera(info_msg)  # K checked before any work
+            self._check_frames(rgb_msg, depth_msg)
             rgb = self._decode(decode_color, rgb_msg, RGB)
             depth = self._decode(decode_depth, depth_msg, DEPTH)
-            K, info_size = camera_intrinsics(info_msg)
-            self._check_frames(rgb_msg, depth_msg)
+            rgb, depth, camera = self.frames.prepare(rgb, depth, camera)
+            gravity, height = self.gravity_from_tf.for_image(
+                rgb_msg.header.frame_id, stamp_ns(rgb_msg.header)) \
+                if self.gravity_from_tf else (None, None)
             wanted = [i for i, pub in self.class_pubs.items() if pub.get_subscription_count()]
             organized = self.points_pub is not None and self.points_pub.get_subscription_count()
-            result = self.pipeline.process(rgb, depth, K, info_size, wanted, bool(organized))
+            result = self.pipeline.process(rgb, depth, camera.intrinsics(), None, wanted,
+                                           bool(organized), gravity=gravity,
+                                           camera_height_m=height)
         except FrameError as error:
             self.stats.count_drop(error.reason)
-            self._warn(error.reason, f"frame dropped: {error}")
+            self._warn(error.log_key, f"frame dropped: {error}")
             return
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
@@ -313,7 +334,7 @@ class SegmentationNode(Node):
             self.stats.count_drop("error")
             self._warn("error", f"frame dropped: {type(error).__name__}: {error}")
             return
-        self._publish(rgb_msg, info_msg, result)
+        self._publish(rgb_msg, camera, result)
         latency = (self.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6
         pipeline_ms = (time.perf_counter() - received) * 1000.0
         self.stats.count_processed(latency, pipeline_ms, result.timings_ms)
@@ -330,22 +351,20 @@ class SegmentationNode(Node):
             self.stats.zero_stamps += 1
             self._warn("zero_stamp", f"{self.resolve_topic_name(RGB)} has a zero stamp; "
                        "processed, but latency and sync are meaningless for it")
-        if rgb_msg.header.frame_id != depth_msg.header.frame_id and not self._warned_frames:
-            self._warned_frames = True
-            self.get_logger().warning(
-                f"colour frame_id '{rgb_msg.header.frame_id}' differs from depth frame_id "
-                f"'{depth_msg.header.frame_id}': depth must be registered to the colour camera "
-                "(e.g. RealSense align_depth); processing continues")
+        self.frames.check_headers(rgb_msg, depth_msg)
 
-    def _publish(self, rgb_msg: Any, info_msg: Any, result) -> None:
+    def _publish(self, rgb_msg: Any, camera, result) -> None:
         header, out, msgs = rgb_msg.header, result.outputs, self._msgs
         label_encoding = "mono8" if out.labels.dtype.itemsize == 1 else "mono16"
         self.label_pub.publish(msgs.image_msg(header, encode_image(out.labels, label_encoding)))
-        self.info_pub.publish(msgs.camera_info_msg(header, info_msg))
+        self.info_pub.publish(msgs.camera_model_msg(header, camera))
         self.color_pub.publish(msgs.image_msg(header, encode_image(out.overlay, "rgb8")))
         if self.confidence_pub is not None and out.confidence is not None:
             self.confidence_pub.publish(
                 msgs.image_msg(header, encode_image(out.confidence, "32FC1")))
+        if self.spatial_pub is not None and result.spatial is not None:
+            self.spatial_pub.publish(msgs.image_msg(header, spatial_image(
+                result.spatial, self.pipeline.contract.spatial_mode)))
         if self.points_pub is not None and out.points is not None:
             self.points_pub.publish(msgs.cloud_msg(header, out.points))
         for class_id, cloud in out.class_clouds.items():
@@ -381,6 +400,8 @@ class SegmentationNode(Node):
             "provider": self.pipeline.segmenter.report.primary,
             "kernels falling back to CPU": sum(self.cpu_fallback.values()),
             "torch device": str(self.pipeline.device),
+            **self.frames.diagnostics(),
+            **(self.gravity_from_tf.diagnostics() if self.gravity_from_tf else {}),
         }
         for name, (p50, p95) in stats.latency_percentiles().items():
             values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95

@@ -121,11 +121,32 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           minimum=0.01, maximum=100.0),
     _spec("diagnostics_period", "float", 1.0, "Seconds between /diagnostics messages.",
           minimum=0.1, maximum=60.0),
+    # Camera geometry (pipeline/geometry.py).
+    _spec("rectify", "bool", False,
+          "Undistort and rectify colour (bilinear) and depth (nearest) with OpenCV from the "
+          "camera_info D, R and P, for setups without image_proc; off: the inputs must be "
+          "rectified already (a non-zero D is reported)."),
+    _spec("check_registration", "bool", True,
+          "Drop depth whose frame_id differs from the colour's (unregistered_depth); turn off "
+          "for drivers that name the frame of registered depth differently."),
+    _spec("min_valid_depth_fraction", "float", 0.0,
+          "Drop frames whose share of valid depth pixels is below this (no_valid_depth); "
+          "0 = never drop.", minimum=0.0, maximum=1.0),
+    _spec("publish_spatial", "bool", False,
+          "Publish segmentation/spatial: the network's spatial input (HHA as rgb8, XYZ as "
+          "32FC3, depth as 32FC1) at the network's size, to check gravity and height."),
     # HHA encoding (hha mode models only); defaults reproduce the reference HHA of NYUDv2.
     _spec("hha.gravity_source", "string", "estimate",
           "estimate: iterate from hha.gravity_vector over surface normals (reference); fixed: "
-          "hha.gravity_vector is gravity (e.g. a mounted camera of known pitch).",
-          choices=("estimate", "fixed")),
+          "hha.gravity_vector is gravity (e.g. a mounted camera of known pitch); tf: the -z "
+          "axis of hha.gravity_frame at the image stamp (the estimate when TF has none).",
+          choices=("estimate", "fixed", "tf")),
+    _spec("hha.gravity_frame", "string", "base_link",
+          "TF frame whose z axis points up (REP 103/105) and whose origin plane is the floor, "
+          "for gravity_source and height_mode tf (base_link at floor level, base_footprint)."),
+    _spec("hha.tf_timeout", "float", 0.1,
+          "Seconds to wait for the transform at an image stamp before falling back.",
+          minimum=0.0, maximum=5.0),
     _spec("hha.gravity_vector", "float_array", [0.0, 1.0, 0.0],
           "Gravity (pointing down) in the camera optical frame, x right, y down, z forward; "
           "the estimate's start or, when fixed, the answer.", minimum=-1e3, maximum=1e3),
@@ -134,7 +155,9 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           minimum=0.0, maximum=0.99),
     _spec("hha.height_mode", "string", "lowest_point",
           "lowest_point: the floor is the lowest point (reference); camera_height: the floor "
-          "lies hha.camera_height_m below the camera.", choices=("lowest_point", "camera_height")),
+          "lies hha.camera_height_m below the camera; tf: the camera's height above "
+          "hha.gravity_frame's origin plane at the image stamp (lowest_point when TF has none).",
+          choices=("lowest_point", "camera_height", "tf")),
     _spec("hha.floor_percentile", "float", 0.0,
           "Percentile of point heights taken as the floor in lowest_point mode; 0 = lowest.",
           minimum=0.0, maximum=50.0),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sgnet_ros.pipeline.codec import EncodedImage, encode_image
 from sgnet_ros.pipeline.contract import SPATIAL_CHANNELS
 from sgnet_ros.pipeline.spatial.hha import (
     HHAOptions,
@@ -22,7 +23,8 @@ from sgnet_ros.pipeline.spatial.hha import (
     intrinsics_from_matrix,
 )
 
-__all__ = ["HHAOptions", "SpatialEncoder", "depth_to_metres", "encode_depth", "encode_xyz"]
+__all__ = ["HHAOptions", "SpatialEncoder", "depth_to_metres", "encode_depth", "encode_xyz",
+           "spatial_image"]
 
 
 def depth_to_metres(
@@ -114,11 +116,13 @@ class SpatialEncoder:
         K: np.ndarray | torch.Tensor,
         gravity: Sequence[float] | np.ndarray | None = None,
         missing: torch.Tensor | np.ndarray | None = None,
+        camera_height_m: float | None = None,
     ) -> torch.Tensor:
         """(C, H, W) float32 spatial map on the encoder's device, in encoder units.
 
         HHA only: gravity is this frame's gravity (down) in the optical frame, e.g. from TF;
         it replaces HHAOptions.gravity_vector as the estimate's start or as the answer.
+        camera_height_m: this frame's camera height above the floor (height_mode "tf").
         missing (H, W) bool marks pixels the sensor did not measure when depth_m has been
         hole-filled offline (datasets); by default the invalid pixels of depth_m.
         """
@@ -135,6 +139,18 @@ class SpatialEncoder:
             gravity=gravity,
             previous_gravity=self._previous_gravity,
             workspace=self._workspace,
+            camera_height_m=camera_height_m,
         )
         self._previous_gravity = result.gravity
         return result.hha.to(torch.float32)
+
+
+def spatial_image(spatial: torch.Tensor, mode: str) -> EncodedImage:
+    """A spatial map as an image to look at: HHA as rgb8 (its grey levels are integers),
+    XYZ as 32FC3 and depth as 32FC1 metres."""
+    array = spatial.detach().to("cpu").permute(1, 2, 0).numpy()
+    if mode == "hha":
+        return encode_image(np.ascontiguousarray(array.astype(np.uint8)), "rgb8")
+    if mode == "xyz":
+        return encode_image(np.ascontiguousarray(array, dtype=np.float32), "32FC3")
+    return encode_image(np.ascontiguousarray(array[..., 0], dtype=np.float32), "32FC1")

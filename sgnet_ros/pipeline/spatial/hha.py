@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-GRAVITY_SOURCES = ("estimate", "fixed")
-HEIGHT_MODES = ("lowest_point", "camera_height")
+GRAVITY_SOURCES = ("estimate", "fixed", "tf")
+HEIGHT_MODES = ("lowest_point", "camera_height", "tf")
 HOLE_POLICIES = ("reference", "zero", "fill")
 
 NORMAL_RADIUS = 3  # (2r+1)^2 window of the normals behind the angle channel
@@ -33,8 +33,9 @@ REFERENCE_GRAVITY = (0.0, 1.0, 0.0)  # optical frame: y points down
 class HHAOptions:
     """Knobs of the HHA encoding; the defaults reproduce the reference (NYUDv2 framing)."""
 
-    # "estimate" (reference: iterate from gravity_vector over surface normals) or "fixed"
-    # (gravity_vector is the answer, e.g. from TF).
+    # "estimate" (reference: iterate from gravity_vector over surface normals), "fixed"
+    # (gravity_vector is the answer) or "tf" (each frame's given gravity is the answer; a
+    # frame without one falls back to the estimate).
     gravity_source: str = "estimate"
     # Gravity (pointing down) in the camera optical frame (x right, y down, z forward);
     # any finite non-zero length. Start of the estimate, or the answer when fixed.
@@ -42,8 +43,9 @@ class HHAOptions:
     # [0, 1): weight of the previous frame's gravity in SpatialEncoder's exponential
     # smoothing; 0 = every frame on its own (reference).
     gravity_smoothing: float = 0.0
-    # "lowest_point" (reference: the floor is the lowest point, see floor_percentile) or
-    # "camera_height" (the floor lies camera_height_m below the camera).
+    # "lowest_point" (reference: the floor is the lowest point, see floor_percentile),
+    # "camera_height" (the floor lies camera_height_m below the camera) or "tf" (each
+    # frame's given camera height; a frame without one falls back to lowest_point).
     height_mode: str = "lowest_point"
     # [0, 50] percent: percentile of point heights taken as the floor in lowest_point mode;
     # 0 = the lowest point (reference), a few percent ignores stray points below the floor.
@@ -207,10 +209,13 @@ def encode_hha(
     gravity: Sequence[float] | np.ndarray | torch.Tensor | None = None,
     previous_gravity: torch.Tensor | None = None,
     workspace: Workspace | None = None,
+    camera_height_m: float | None = None,
 ) -> HHAResult:
     """compute_hha, also returning gravity; the one code path behind node, CLI and tests.
 
-    gravity overrides options.gravity_vector for this frame (e.g. from TF). previous_gravity,
+    gravity overrides options.gravity_vector for this frame (e.g. from TF); with
+    gravity_source "tf" it is the answer. camera_height_m, with height_mode "tf", is this
+    frame's camera height above the floor (e.g. from TF). previous_gravity,
     the last frame's result, is blended in with options.gravity_smoothing. workspace keeps
     scratch memory between calls (results never alias it).
     """
@@ -233,7 +238,8 @@ def encode_hha(
     camera = _CameraGrid(intrinsics, shape, z_cm.device, one_based_pixels)
     points = camera.points(z_cm, workspace)
 
-    estimate = options.gravity_source == "estimate"
+    estimate = options.gravity_source == "estimate" or (
+        options.gravity_source == "tf" and gravity is None)
     radii = (GRAVITY_NORMAL_RADIUS, NORMAL_RADIUS) if estimate else (NORMAL_RADIUS,)
     windows = PlaneFitWindows(z_cm, ~missing, camera, radii, workspace)
     start = _device_vector(
@@ -252,7 +258,8 @@ def encode_hha(
     channel = workspace("channel", shape, z_cm)
     torch.clamp(z_cm, min=options.disparity_min_depth_m * 100.0, out=channel)
     _round_into(hha[0], channel.reciprocal_().mul_(options.disparity_scale * 100.0))
-    _round_into(hha[1], _height_above_floor(points, down, z_cm > 0, options, channel))
+    _round_into(hha[1], _height_above_floor(points, down, z_cm > 0, options, channel,
+                                            camera_height_m))
     cos_angle = _cos_angle_to_gravity(windows.sums(NORMAL_RADIUS), points, down, workspace)
     angle = torch.rad2deg_(torch.acos_(cos_angle.clamp_(-1.0, 1.0)))
     _round_into(hha[2], angle.nan_to_num_(nan=180.0).add_(ANGLE_OFFSET_DEG))
@@ -581,8 +588,12 @@ def _height_above_floor(
     has_depth: torch.Tensor,
     options: HHAOptions,
     out: torch.Tensor,
+    camera_height_m: float | None = None,
 ) -> torch.Tensor:
-    """Height in cm: -(R^T p)_y with R taking the optical y axis to gravity, minus the floor."""
+    """Height in cm: -(R^T p)_y with R taking the optical y axis to gravity, minus the floor.
+
+    The floor lies options.camera_height_m below the camera in camera_height mode, this
+    frame's camera_height_m in tf mode (the lowest point when a frame has none)."""
     reference = _device_vector(REFERENCE_GRAVITY, points)
     tilt_deg = torch.rad2deg(torch.acos((down @ reference).clamp(-1.0, 1.0)))
     # (R^T p)_y = p . (R e_y) = p . down, except that the reference skips rotations < 0.1 deg.
@@ -590,6 +601,8 @@ def _height_above_floor(
     height_cm = _dot(points, -axis, out, torch.empty_like(out))
     if options.height_mode == "camera_height":
         return height_cm.add_(options.camera_height_m * 100.0)
+    if options.height_mode == "tf" and camera_height_m is not None:
+        return height_cm.add_(float(camera_height_m) * 100.0)
     floor = _floor_height(height_cm, has_depth, options.floor_percentile)
     floor = torch.where(
         floor > -options.min_floor_drop_m * 100.0,
