@@ -107,8 +107,9 @@ class Harness:
 
     def publish_frame(self, stamp: int, rgb: EncodedImage, depth: EncodedImage, K: np.ndarray,
                       info_size: tuple[int, int] | None = None, rgb_frame: str = "cam_optical",
-                      depth_frame: str = "cam_optical") -> None:
-        """Publish one (rgb, depth, camera_info) set with the given stamp (ns)."""
+                      depth_frame: str = "cam_optical", info_fields: dict | None = None) -> None:
+        """Publish one (rgb, depth, camera_info) set with the given stamp (ns); info_fields
+        replace camera_info fields (d, p, distortion_model...)."""
         from builtin_interfaces.msg import Time
         from std_msgs.msg import Header
 
@@ -121,6 +122,8 @@ class Harness:
             header=header(rgb_frame), height=height, width=width,
             distortion_model=info.distortion_model, d=info.d.tolist(), k=info.k.tolist(),
             r=info.r.tolist(), p=info.p.tolist())
+        for name, value in (info_fields or {}).items():
+            setattr(info_msg, name, value)
         self.publishers["rgb/camera_info"].publish(info_msg)
         self.publishers["depth_registered/image_rect"].publish(
             self.msgs.image_msg(header(depth_frame), depth))

@@ -46,7 +46,8 @@ def scale_intrinsics(K: np.ndarray, from_size: tuple[int, int],
 
 def _bad_camera_info(field: str, value: float, why: str) -> FrameError:
     return FrameError("bad_camera_info", f"camera_info {field} = {value!r} {why}; is the "
-                      "camera_info topic the colour camera's, and is the camera calibrated?")
+                      "camera_info topic the colour camera's, and is the camera calibrated?",
+                      log_key=f"bad_camera_info {field} {value!r}")
 
 
 def check_intrinsics(K: np.ndarray, size: tuple[int, int] | None = None,
