@@ -265,7 +265,8 @@ def test_rectify_reproduces_the_rectified_frames_outputs(robot):
     both = np.isfinite(xyz[..., 2]) & np.isfinite(xyz_r[..., 2])
     assert both.sum() > 0.95 * np.isfinite(xyz[..., 2]).sum()
     within_1cm = (np.abs(xyz_r - xyz).max(axis=2) < 0.01)[both].mean()
-    # Unrectified, 62 % of these pixels keep their depth (measured); rectified, 96 %.
+    # Measured: rectified 96 % of points within 1 cm, 99.6 % of labels equal; with
+    # rectify off the same frames give 61 % and 83 %.
     assert within_1cm > 0.9, within_1cm
     assert (labels == labels_r).mean() > 0.95, (labels == labels_r).mean()
     # The published camera_info describes the rectified image.
