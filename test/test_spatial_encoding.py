@@ -274,7 +274,7 @@ def test_hole_policies():
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("gravity_source", "tf"),
+        ("gravity_source", "imu"),
         ("height_mode", "median"),
         ("hole_policy", "inpaint"),
         ("gravity_vector", (0.0, 0.0, 0.0)),
