@@ -41,11 +41,12 @@ def running_node(*parameters: str):
     return node, harness
 
 
-def stop(node, harness) -> None:
+def stop(node, harness) -> str:
     harness.close()
     node.terminate()
     output, _ = node.communicate(timeout=20)
     print(output)
+    return output
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def plain():
         assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
         yield harness
     finally:
-        stop(node, harness)
+        output = stop(node, harness)
+    assert "RuntimeWarning" not in output  # e.g. numpy overflow on fx = 1e-300
 
 
 def counter(harness, key) -> float:
@@ -200,3 +202,16 @@ def test_rays_come_from_the_projection_matrix_as_image_geometry_projects_rectifi
     row, col = 100, 150
     fx, cx = P[0, 0], P[0, 2]
     assert xyz[row, col, 0] == pytest.approx((col - cx) / fx * xyz[row, col, 2], rel=1e-5)
+
+
+def test_published_camera_info_describes_the_published_image(plain):
+    frame = good_frame()
+    K = frame["K"]
+    stamp = Stamps.take()
+    assert send_and_wait(plain, stamp, **{**frame, "K": K * np.array([[2], [2], [1]])},
+                         info_size=(320, 240))
+    assert plain.wait_for(lambda: stamp in plain.stamps("segmentation/camera_info"))
+    info = at_stamp(plain, "segmentation/camera_info", stamp)
+    assert (info.width, info.height) == (160, 120)
+    np.testing.assert_allclose(np.reshape(info.k, (3, 3)), K)
+    np.testing.assert_allclose(np.reshape(info.p, (3, 4))[:, :3], K)
