@@ -132,6 +132,9 @@ class CameraModel:
 
     def intrinsics(self) -> np.ndarray:
         """The validated 3x3 matrix that projects the rectified image (P's, else K)."""
+        for index, value in enumerate(self.D.tolist()):
+            if not math.isfinite(value):
+                raise _bad_camera_info(f"D[{index}]", value, "is not a finite distortion")
         K = check_intrinsics(self.K, self.size, "K")
         return check_intrinsics(self.P[:, :3], self.size, "P") if self.has_projection else K
 
@@ -161,6 +164,7 @@ class Rectifier:
     def __init__(self) -> None:
         self._key: bytes | None = None
         self._maps: tuple[np.ndarray, np.ndarray] | None = None
+        self.maps_built = 0
 
     def _pixel_maps(self, model: CameraModel) -> tuple[np.ndarray, np.ndarray]:
         key = b"".join((repr((model.width, model.height, model.distortion_model)).encode(),
@@ -181,6 +185,7 @@ class Rectifier:
                     f"camera_info distortion_model '{model.distortion_model}' cannot be "
                     f"rectified here (known: {', '.join(PINHOLE_MODELS[:2] + FISHEYE_MODELS)})")
             self._key = key
+            self.maps_built += 1
         return self._maps
 
     def rectify(self, model: CameraModel, rgb: np.ndarray,
