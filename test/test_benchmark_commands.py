@@ -85,13 +85,13 @@ def test_targets_name_the_hardware_and_the_variant_they_were_judged_on():
 def test_halved_frames_keep_depth_holes_and_scale_k_as_the_pipeline_does():
     rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     depth = np.array([[0.0, 9.0] * 3, [9.0, 9.0] * 3] * 2, dtype=np.float32)
-    K = np.array([[500.0, 0.0, 3.0], [0.0, 500.0, 2.0], [0.0, 0.0, 1.0]])
+    K = np.array([[5.0, 0.0, 3.0], [0.0, 5.0, 2.0], [0.0, 0.0, 1.0]])  # a 62 degree view
     ((small_rgb, small_depth, small_K),) = benchmark.halved([(rgb, depth, K)])
     assert small_rgb.dtype == np.uint8 and small_rgb.shape == (2, 3, 3)
     assert small_rgb[0, 0, 0] == round(rgb[:2, :2, 0].mean())
     assert not small_depth.any()  # every sampled pixel was a hole, none was blended away
     np.testing.assert_array_equal(small_K, intrinsics_for_image(K, (6, 4), (3, 2)))
-    assert small_K[0, 2] == 1.5 and small_K[0, 0] == 250.0
+    assert small_K[0, 2] == 1.5 and small_K[0, 0] == 2.5
 
 
 def test_soak_reports_memory_before_and_after(capsys):
