@@ -185,8 +185,7 @@ class Tf2Buffer:
     def __init__(self, node: Any, tf2_ros: Any) -> None:
         self._buffer = tf2_ros.Buffer()
         self._listener = tf2_ros.TransformListener(self._buffer, node)
-        self._errors = (tf2_ros.LookupException, tf2_ros.ConnectivityException,
-                        tf2_ros.ExtrapolationException)
+        self._errors = tf2_ros.TransformException
 
     def lookup(self, target: str, source: str, stamp_ns: int,
                timeout_s: float) -> tuple[np.ndarray, np.ndarray]:
