@@ -144,7 +144,12 @@ class SegmentationNode(Node):
         """The TF lookups behind hha.gravity_source / hha.height_mode 'tf' (HHA models)."""
         settings = self.settings
         want = (settings["hha.gravity_source"] == "tf", settings["hha.height_mode"] == "tf")
-        if not any(want) or self.pipeline.contract.spatial_mode != "hha":
+        if not any(want):
+            return None
+        if self.pipeline.contract.spatial_mode != "hha":
+            self.get_logger().warning(
+                "hha.gravity_source / hha.height_mode 'tf' have no effect: the model's spatial "
+                f"input is {self.pipeline.contract.spatial_mode}, not hha")
             return None
         return GravityFromTf(transform_buffer(self), settings["hha.gravity_frame"],
                              settings["hha.tf_timeout"], *want, warn=self._warn)
