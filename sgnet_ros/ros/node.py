@@ -47,7 +47,7 @@ from sgnet_ros.ros.messages import (
 )
 from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, cloud_class_ids, validate
 from sgnet_ros.ros.stats import NodeStats
-from sgnet_ros.ros.tf_gravity import GravityFromTf, transform_buffer
+from sgnet_ros.ros.tf_gravity import gravity_from_settings
 
 RGB, DEPTH, INFO = "rgb/image_rect_color", "depth_registered/image_rect", "rgb/camera_info"
 LOG_THROTTLE_S = 5.0
@@ -116,7 +116,8 @@ class SegmentationNode(Node):
         self._log_times: dict[str, float] = {}
         self.frames = FrameChecks(self.settings, self._warn, self.get_logger().info,
                                   self.resolve_topic_name)
-        self.gravity_from_tf = self._gravity_from_tf()
+        self.gravity_from_tf = gravity_from_settings(
+            self, self.settings, self.pipeline.contract.spatial_mode, self._warn)
         self._sync_lock = threading.Lock()
         self._sync = NewestSynchronizer(
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
@@ -140,20 +141,6 @@ class SegmentationNode(Node):
             f"{self.pipeline.segmenter.report.primary}, torch on {self.pipeline.device}")
 
     # --- set-up -------------------------------------------------------------------------
-    def _gravity_from_tf(self) -> GravityFromTf | None:
-        """The TF lookups behind hha.gravity_source / hha.height_mode 'tf' (HHA models)."""
-        settings = self.settings
-        want = (settings["hha.gravity_source"] == "tf", settings["hha.height_mode"] == "tf")
-        if not any(want):
-            return None
-        if self.pipeline.contract.spatial_mode != "hha":
-            self.get_logger().warning(
-                "hha.gravity_source / hha.height_mode 'tf' have no effect: the model's spatial "
-                f"input is {self.pipeline.contract.spatial_mode}, not hha")
-            return None
-        return GravityFromTf(transform_buffer(self), settings["hha.gravity_frame"],
-                             settings["hha.tf_timeout"], *want, warn=self._warn)
-
     def _make_interfaces(self) -> None:
         settings = self.settings
         inputs = qos(settings["input_qos"], settings["input_depth"])

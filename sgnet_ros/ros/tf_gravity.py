@@ -260,3 +260,18 @@ class GravityFromTf:
                 "tf camera height (m)": "none (fallback)" if self.height_m is None
                 else f"{self.height_m:.3f}",
                 "tf fallbacks": self.fallbacks}
+
+
+def gravity_from_settings(node: Any, settings: dict[str, Any], spatial_mode: str,
+                          warn: Callable[[str, str], None]) -> GravityFromTf | None:
+    """The TF lookups behind hha.gravity_source / hha.height_mode 'tf', for an HHA model."""
+    want = (settings["hha.gravity_source"] == "tf", settings["hha.height_mode"] == "tf")
+    if not any(want):
+        return None
+    if spatial_mode != "hha":
+        node.get_logger().warning(
+            "hha.gravity_source / hha.height_mode 'tf' have no effect: the model's spatial "
+            f"input is {spatial_mode}, not hha")
+        return None
+    return GravityFromTf(transform_buffer(node), settings["hha.gravity_frame"],
+                         settings["hha.tf_timeout"], *want, warn=warn)
