@@ -41,6 +41,14 @@ def running_node(*parameters: str):
     return node, harness
 
 
+def primed(harness, width: int, height: int) -> bool:
+    """True once a frame made the round trip: discovery has settled both ways, so the
+    first frame of a test is not lost while the node still matches our publishers."""
+    rgb, depth, K = synthetic_frame(height, width)
+    return any(send_and_wait(harness, Stamps.take(), rgb, depth, K, timeout=10)
+               for _ in range(9))
+
+
 def stop(node, harness) -> str:
     harness.close()
     node.terminate()
@@ -56,6 +64,7 @@ def plain():
                                  "-p", "min_valid_depth_fraction:=0.05")
     try:
         assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+        assert primed(harness, 160, 120), "no frame came back from the node"
         yield harness
     finally:
         output = stop(node, harness)
@@ -71,9 +80,10 @@ def at_stamp(harness, topic, stamp):
                 if m.header.stamp.sec * SECOND + m.header.stamp.nanosec == stamp)
 
 
-def send_and_wait(harness, stamp, rgb, depth, K, topic="segmentation/image", **kwargs) -> bool:
+def send_and_wait(harness, stamp, rgb, depth, K, topic="segmentation/image", timeout=30.0,
+                  **kwargs) -> bool:
     harness.publish_frame(stamp, rgb, depth, K, **kwargs)
-    return harness.wait_for(lambda: stamp in harness.stamps(topic), timeout=30)
+    return harness.wait_for(lambda: stamp in harness.stamps(topic), timeout=timeout)
 
 
 def good_frame():

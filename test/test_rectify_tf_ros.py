@@ -18,6 +18,7 @@ from test_camera_geometry_ros import (
     counter,
     distortion,
     logged,
+    primed,
     running_node,
     send_and_wait,
     stop,
@@ -43,6 +44,7 @@ def robot():
         "-p", "check_registration:=false")
     try:
         assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+        assert primed(harness, WIDTH, HEIGHT), "no frame came back from the node"
         yield harness
     finally:
         stop(node, harness)

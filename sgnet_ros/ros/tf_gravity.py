@@ -244,9 +244,10 @@ class GravityFromTf:
         except TransformUnavailableError as error:
             self.fallbacks += 1
             self.gravity = self.height_m = None
-            self._warn("tf", f"no transform '{self.gravity_frame}' -> '{camera_frame}' at the "
-                       f"image stamp within hha.tf_timeout={self._timeout_s} s ({error}); HHA "
-                       "falls back to the estimated gravity and the lowest-point floor")
+            self._warn(f"tf {camera_frame}", (
+                f"no transform '{self.gravity_frame}' -> '{camera_frame}' at the image stamp "
+                f"within hha.tf_timeout={self._timeout_s} s ({error}); HHA falls back to the "
+                "estimated gravity and the lowest-point floor"))
             return None, None
         gravity = rotation @ -UP  # the gravity frame's -z, in the optical frame
         height = float(-(rotation.T @ translation)[2])  # the camera origin, in the gravity frame
