@@ -44,7 +44,10 @@ setup(
             "ros-wheels-bootstrapper",
         ],
         "gpu": ["onnxruntime-gpu>=1.17"],
-        "test": ["pytest>=7", "pytest-timeout", "hypothesis", "ruff"],
+        # Independent readers: Foxglove's mcap + mcap-ros2-support, rosbags-image (cv_bridge
+        # semantics) check what the tools write and decode.
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis", "ruff", "mcap", "mcap-ros2-support",
+                 "rosbags-image"],
     },
     zip_safe=True,
     maintainer="sgnet_ros developers",

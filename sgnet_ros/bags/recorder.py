@@ -3,19 +3,27 @@
 Used by `sgnet-replay --mode ros`: it learns the node's output topics from the latched
 label_info (which lists the class cloud topics), subscribes to them raw (CDR bytes go to
 the bag untouched) and notes when each label image arrives, for the latency summary.
+
+Nothing may be lost on the way: the subscriptions keep all samples (a keep-last history
+overwrote clouds while the executor was busy), the bag is written by a thread of its own
+so chunk compression never stalls the executor, and playback waits until every output
+topic has matched. The report compares what the node published per topic with what was
+recorded.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rclpy.subscription import Subscription
 
@@ -56,6 +64,28 @@ class RecorderState:
     diagnostics: dict[str, str] = field(default_factory=dict)
 
 
+class BackgroundBagWriter:
+    """Writes to a BagWriter from a thread of its own, in arrival order."""
+
+    def __init__(self, writer: BagWriter) -> None:
+        self._writer = writer
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sgnet_bag_writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._writer.write_raw(*item)
+
+    def write_raw(self, topic: str, msgtype: str, timestamp_ns: int, data: bytes) -> None:
+        self._queue.put((topic, msgtype, timestamp_ns, data))
+
+    def close(self) -> None:
+        """Write what is queued, then stop (the BagWriter itself stays open)."""
+        self._queue.put(None)
+        self._thread.join()
+
+
 class OutputRecorder:
     """Subscribes to a node's outputs under `namespace` and writes them to `writer`."""
 
@@ -63,13 +93,13 @@ class OutputRecorder:
                  keep_images: Callable[[int], bool]) -> None:
         self.node = node
         self.namespace = namespace.rstrip("/")
-        self.writer = writer
+        self.writer = BackgroundBagWriter(writer)
         self.keep_images = keep_images
         self.state = RecorderState()
         self._labels_topic = self._topic("segmentation/image")
         self._color_topic = self._topic("segmentation/color")
         self._subscriptions = []
-        self._labels_subscription: Subscription | None = None
+        self._output_subscriptions: list[Subscription] = []
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._subscribe("segmentation/label_info", STRING, latched)
@@ -91,20 +121,38 @@ class OutputRecorder:
 
     @property
     def ready(self) -> bool:
-        """True once label_info arrived and the label image subscription has matched the
-        node's publisher in DDS: frames played before that would never be recorded."""
-        return self._labels_subscription is not None \
-            and self._labels_subscription.get_publisher_count() > 0
+        """True once label_info arrived and every output subscription whose topic the node
+        publishes has matched it in DDS: frames played before that would not be recorded."""
+        if not self._output_subscriptions:
+            return False
+        count = self.node.count_publishers
+        return self._output_subscriptions[0].get_publisher_count() > 0 and all(
+            s.get_publisher_count() > 0 for s in self._output_subscriptions
+            if count(s.topic_name))
+
+    def unmatched(self) -> list[str]:
+        """Output topics whose subscription has no publisher yet (for the timeout message)."""
+        return [s.topic_name for s in self._output_subscriptions if not s.get_publisher_count()]
 
     def _subscribe_outputs(self) -> None:
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        for relative, msgtype in FIXED_OUTPUTS.items():
-            subscription = self._subscribe(relative, msgtype, reliable)
-            if relative == "segmentation/image":
-                self._labels_subscription = subscription
-        for entry in self.state.label_info["classes"]:
-            if entry.get("cloud_topic"):
-                self._subscribe(entry["cloud_topic"], CLOUD, reliable)
+        keep_all = QoSProfile(history=HistoryPolicy.KEEP_ALL,
+                              reliability=ReliabilityPolicy.RELIABLE)
+        outputs = [*FIXED_OUTPUTS.items()]
+        outputs += [(entry["cloud_topic"], CLOUD) for entry in self.state.label_info["classes"]
+                    if entry.get("cloud_topic")]
+        for relative, msgtype in outputs:  # segmentation/image first
+            self._output_subscriptions.append(self._subscribe(relative, msgtype, keep_all))
+
+    def missing(self, processed: int) -> dict[str, tuple[int, int]]:
+        """topic -> (published, recorded) where the recorder holds fewer messages than the
+        `processed` frames the node published on every output topic it advertises."""
+        gaps = {}
+        for subscription in self._output_subscriptions:
+            topic = subscription.topic_name
+            recorded = self.state.counts.get(topic, 0)
+            if (recorded or self.node.count_publishers(topic)) and recorded < processed:
+                gaps[topic] = (processed, recorded)
+        return gaps
 
     def _on_raw(self, topic: str, msgtype: str, cls, data: bytes) -> None:
         """Write every message as received; parse only what the report needs, cheaply."""

@@ -19,8 +19,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sgnet_ros.bags.io import DEFAULT_TOPICS, BagTopics, BagWriter, bag_topics, read_messages
+from sgnet_ros.bags.io import (
+    DEFAULT_TOPICS,
+    BagTopics,
+    BagWriter,
+    bag_topics,
+    read_messages,
+    repair_unfinished,
+)
 from sgnet_ros.bags.report import ReplayReport, report_dir, write_preview
+from sgnet_ros.bags.topics import TopicError, input_types
 from sgnet_ros.pipeline.codec import ImageDecodeError, decode_image, encode_image
 from sgnet_ros.pipeline.geometry import FrameError
 from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline, default_model_path
@@ -29,10 +37,11 @@ from sgnet_ros.ros.messages import (
     camera_intrinsics,
     decode_color,
     decode_depth,
+    label_info_json,
     rosbags_classes,
     stamp_ns,
 )
-from sgnet_ros.ros.parameters import load_parameter_file, validate
+from sgnet_ros.ros.parameters import cloud_class_ids, load_parameter_file, validate
 from sgnet_ros.training.metrics import ConfusionMatrix, per_class_iou
 
 SOURCE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "sgnet.yaml"
@@ -71,12 +80,14 @@ def accuracy(confusion: ConfusionMatrix, class_names: tuple[str, ...]) -> dict:
 
 
 def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
-                  report: ReplayReport, topics: BagTopics) -> None:
-    """Run every synced frame of the bag through the pipeline and write the outputs."""
+                  report: ReplayReport, topics: BagTopics, settings: dict) -> None:
+    """Run every synced frame of the bag through the pipeline and write the outputs: the
+    same topics the node publishes with the same settings, the latched label_info first."""
     truth = ground_truth(args.bag, args.labels_topic)
     confusion = ConfusionMatrix(pipeline.contract.num_classes) if truth else None
     msgs = rosbags_classes()
-    all_classes = list(range(pipeline.contract.num_classes))
+    cloud_ids = cloud_class_ids(settings["cloud_classes"], pipeline.contract.class_names)
+    organized = settings["publish_points"]
     namespace = args.namespace.rstrip("/")
     class_topics = pipeline.outputs.class_topics
     counts = bag_topics(args.bag)
@@ -85,6 +96,12 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
     sync = NewestSynchronizer((topics.rgb, topics.depth, topics.camera_info), queue_size=30,
                               slop_s=args.slop)
     with BagWriter(args.out) as writer:
+        label_info = msgs.string(data=label_info_json(
+            pipeline.outputs, pipeline.segmenter.model_path.name, cloud_ids))
+        first_stamp = next(read_messages(args.bag, [topics.rgb])).timestamp_ns
+        writer.write(f"{namespace}/segmentation/label_info", label_info.__msgtype__,
+                     first_stamp, label_info)
+        report.outputs["segmentation/label_info"] = 1
         for index, (stamp, items) in enumerate(tqdm(
                 synced_frames(args.bag, topics, sync), total=report.frames_in,
                 desc="replay", unit="frame")):
@@ -95,7 +112,7 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
                 rgb = decode_color(rgb_msg)
                 K, info_size = camera_intrinsics(items[topics.camera_info])
                 result = pipeline.process(rgb, decode_depth(items[topics.depth]), K, info_size,
-                                          all_classes)
+                                          cloud_ids, organized)
             except (FrameError, ImageDecodeError) as error:
                 reason = getattr(error, "reason", "bad_image")
                 report.dropped[reason] = report.dropped.get(reason, 0) + 1
@@ -109,7 +126,11 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
                 ("segmentation/color", msgs.image_msg(header, encode_image(out.overlay, "rgb8"))),
                 ("segmentation/camera_info",
                  msgs.camera_info_msg(header, items[topics.camera_info])),
-                ("points", msgs.cloud_msg(header, out.points)),
+                *((("segmentation/confidence",
+                    msgs.image_msg(header, encode_image(out.confidence, "32FC1"))),)
+                  if out.confidence is not None else ()),
+                *((("points", msgs.cloud_msg(header, out.points)),)
+                  if out.points is not None else ()),
                 *((f"points/{class_topics[c]}", msgs.cloud_msg(header, cloud))
                   for c, cloud in out.class_clouds.items()),
             ]
@@ -160,11 +181,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--preview-every must be >= 1")
     if not args.bag.exists():
         parser.error(f"input bag {args.bag} does not exist")
-    if args.out.exists():
-        if not args.overwrite:
+    if args.out.exists() and not args.overwrite:
+        if repair_unfinished(args.out) is None:
             parser.error(f"{args.out} exists; pass --overwrite or choose another --out")
-        shutil.rmtree(args.out)
-        shutil.rmtree(report_dir(args.out), ignore_errors=True)
+        parser.exit(2, f"sgnet-replay: {args.out} was left unfinished by a killed run and is "
+                       "repaired; pass --overwrite to replace it or choose another --out\n")
     return args
 
 
@@ -172,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     topics = BagTopics(rgb=args.rgb_topic, depth=args.depth_topic, camera_info=args.info_topic,
                        labels=args.labels_topic)
+    try:
+        types = input_types(args.bag, topics)
+    except TopicError as error:  # refused before anything is written: no empty output bag
+        print(f"sgnet-replay: {error}", file=sys.stderr)
+        return 2
+    if args.out.exists():  # --overwrite, checked in parse_args
+        shutil.rmtree(args.out)
+        shutil.rmtree(report_dir(args.out), ignore_errors=True)
     model = args.model or default_model_path()
     report = ReplayReport(mode=args.mode, bag=str(args.bag), model=str(model))
     settings = load_parameter_file(args.params_file) if args.params_file else validate({})
@@ -180,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "direct":
         pipeline = SegmentationPipeline.from_model_path(model,
                                                         PipelineConfig.from_settings(settings))
-        replay_direct(args, pipeline, report, topics)
+        replay_direct(args, pipeline, report, topics, settings)
     else:
         from sgnet_ros.bags.replay_ros import replay_ros
 
-        replay_ros(args, model, report, topics)
+        replay_ros(args, model, report, topics, types)
     report.write(report_dir(args.out))
     print("\n".join(report.summary_lines()))
     print(f"outputs: {args.out}  report and previews: {report_dir(args.out)}")

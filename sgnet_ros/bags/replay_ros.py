@@ -9,6 +9,7 @@ the player replayed it, to the arrival of the label image at the recorder.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import signal
 import subprocess
@@ -20,16 +21,32 @@ import numpy as np
 
 from sgnet_ros.bags.io import BagTopics, BagWriter, bag_topics, read_messages
 from sgnet_ros.bags.report import ReplayReport, report_dir, write_preview
+from sgnet_ros.bags.topics import TopicError
 from sgnet_ros.ros.environment import isolate_this_process
 from sgnet_ros.ros.messages import decode_color, stamp_ns
+from sgnet_ros.ros.transports import COMPRESSED_IMAGE_TYPE, SUFFIXES
 
 NODE_START_TIMEOUT_S = 120.0
 DRAIN_S = 15.0  # longest wait for the node to finish its last frame
 
 
+def input_transport(topic: str, msgtype: str) -> tuple[str, str]:
+    """(base topic, transport) of a recorded image topic, as image_transport names them."""
+    if msgtype != COMPRESSED_IMAGE_TYPE:
+        return topic, "raw"
+    base, _, suffix = topic.rpartition("/")
+    if suffix not in SUFFIXES:
+        raise TopicError(f"{topic} is a CompressedImage topic not named <base>/compressed or "
+                         "<base>/compressedDepth, so the node cannot subscribe to it "
+                         "through its transport parameters; use --mode direct")
+    return base, suffix
+
+
 def node_command(model: Path, params_file: Path | None, namespace: str,
-                 topics: BagTopics) -> list[str]:
-    """The node's command line: namespace, parameter file, model and input remaps."""
+                 topics: BagTopics, types: dict[str, str]) -> list[str]:
+    """The node's command line: namespace, parameter file, model, transports, input remaps."""
+    rgb_base, rgb_transport = input_transport(topics.rgb, types[topics.rgb])
+    depth_base, depth_transport = input_transport(topics.depth, types[topics.depth])
     command = [sys.executable, "-m", "sgnet_ros.ros.node", "--ros-args",
                "-r", f"__ns:={namespace}"]
     if params_file:
@@ -38,10 +55,19 @@ def node_command(model: Path, params_file: Path | None, namespace: str,
     # label_info carries the colours and cloud topics the recorder needs.
     command += ["-p", f"model_path:={model}", "-p", "output_depth:=5",
                 "-p", "label_info_format:=json",
-                "-r", f"rgb/image_rect_color:={topics.rgb}",
-                "-r", f"depth_registered/image_rect:={topics.depth}",
+                "-p", f"transport.rgb:={rgb_transport}",
+                "-p", f"transport.depth:={depth_transport}",
+                "-r", f"rgb/image_rect_color:={rgb_base}",
+                "-r", f"depth_registered/image_rect:={depth_base}",
                 "-r", f"rgb/camera_info:={topics.camera_info}"]
     return command
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when this process dies, even by SIGKILL (Linux),
+    so a killed replay leaves no node or player running."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -55,8 +81,9 @@ def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
-               topics: BagTopics) -> None:
+               topics: BagTopics, types: dict[str, str]) -> None:
     """Play `args.bag` to a freshly started node and record its outputs to `args.out`."""
+    command = node_command(model, args.params_file, args.namespace, topics, types)
     env = isolate_this_process()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -65,8 +92,8 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
     logs = report_dir(args.out)
     logs.mkdir(parents=True, exist_ok=True)
     node_log = open(logs / "node.log", "w")  # noqa: SIM115 - lives as long as the process
-    node = subprocess.Popen(node_command(model, args.params_file, args.namespace, topics),
-                            env=env, stdout=node_log, stderr=subprocess.STDOUT)
+    node = subprocess.Popen(command, env=env, stdout=node_log, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
     rclpy.init()
     recorder_node = rclpy.create_node("sgnet_replay_recorder")
     executor = SingleThreadedExecutor()  # one executor for the whole run: cheaper spins
@@ -84,7 +111,8 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                                        f"was ready; see {logs / 'node.log'}")
                 if time.monotonic() > deadline:
                     stage = "did not come up" if recorder.state.label_info is None else \
-                        "came up but its segmentation/image never matched the recorder"
+                        "came up but these outputs never matched the recorder: " + \
+                        ", ".join(recorder.unmatched())
                     raise RuntimeError(f"the node {stage} in {NODE_START_TIMEOUT_S} s; "
                                        f"see {logs / 'node.log'}")
             settle = time.monotonic() + 1.0  # the label image matched; let the others too
@@ -94,10 +122,13 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                 player = subprocess.Popen(
                     [sys.executable, "-m", "sgnet_ros.bags.player", str(args.bag), "--rate",
                      str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
-                    env=env, stdout=player_log, stderr=subprocess.STDOUT)
+                    env=env, stdout=player_log, stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent)
                 while player.poll() is None:
                     executor.spin_once(timeout_sec=0.05)
             _drain(executor, recorder)
+            recorder.writer.close()
+            gaps = recorder.missing(int(recorder.state.diagnostics.get("frames processed", 0)))
     finally:
         if player is not None and player.poll() is None:
             player.kill()
@@ -107,7 +138,7 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
         rclpy.try_shutdown()
     player_lines = [line for line in (logs / "player.log").read_text().splitlines()
                     if line.startswith("{")]
-    _fill_report(args, report, recorder.state, player_lines, topics)
+    _fill_report(args, report, recorder.state, player_lines, topics, gaps)
 
 
 def ledger_balanced(diagnostics: dict[str, str]) -> bool:
@@ -120,19 +151,22 @@ def ledger_balanced(diagnostics: dict[str, str]) -> bool:
 
 
 def _drain(executor, recorder) -> None:
-    """Spin until the node's diagnostics account for every frame twice in a row (or time out)."""
+    """Spin until the node's diagnostics account for every frame twice in a row and the
+    recorder holds every message the node published (or time out)."""
     deadline = time.monotonic() + DRAIN_S
     settled, previous = 0, None
-    while time.monotonic() < deadline and settled < 2:
+    while time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.05)
         current = recorder.state.diagnostics
         if current is not previous:
             settled = settled + 1 if ledger_balanced(current) else 0
             previous = current
+        if settled >= 2 and not recorder.missing(int(current["frames processed"])):
+            return
 
 
 def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
-                 topics: BagTopics) -> None:
+                 topics: BagTopics, gaps: dict[str, tuple[int, int]]) -> None:
     from sgnet_ros.bags.recorder import decode_image_cdr
     from sgnet_ros.pipeline.codec import to_rgb8
     from sgnet_ros.pipeline.outputs.overlay import colorize_labels
@@ -167,6 +201,11 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
             report.stage_percentiles_ms.setdefault(stage, {})[quantile] = float(value)
     report.outputs = {topic.removeprefix(args.namespace.rstrip("/") + "/"): n
                       for topic, n in state.counts.items() if topic != "/diagnostics"}
+    report.recorder_loss = {topic.removeprefix(args.namespace.rstrip("/") + "/"): counts
+                            for topic, counts in gaps.items()}
+    report.notes.extend(f"node input {key.removeprefix('input type mismatch ')}: {value}"
+                        for key, value in diagnostics.items()
+                        if key.startswith("input type mismatch"))
     palette = np.array([c["color"] for c in state.label_info["classes"]], dtype=np.uint8)
     previews = {f.index: (stamp, f) for stamp, f in state.frames.items()
                 if f.labels_cdr is not None and f.overlay_cdr is not None}

@@ -34,6 +34,7 @@ class ReplayReport:
     stage_ms: dict[str, list[float]] = field(default_factory=dict)  # per-frame samples
     stage_percentiles_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # or summaries
     outputs: dict[str, int] = field(default_factory=dict)
+    recorder_loss: dict[str, tuple[int, int]] = field(default_factory=dict)  # published, kept
     accuracy: dict | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -61,7 +62,10 @@ class ReplayReport:
             "pending_at_end": self.pending_at_end,
             "dropped": self.dropped, "latency_ms": self.latency_summary(),
             "stage_ms": self.stage_summary(),
-            "outputs": self.outputs, "accuracy": self.accuracy, "notes": self.notes,
+            "outputs": self.outputs,
+            "recorder_loss": {topic: {"published": published, "recorded": recorded}
+                              for topic, (published, recorded) in self.recorder_loss.items()},
+            "accuracy": self.accuracy, "notes": self.notes,
         }
 
     def summary_lines(self) -> list[str]:
@@ -78,11 +82,22 @@ class ReplayReport:
         for stage, summary in self.stage_summary().items():
             lines.append(f"  stage {stage:<10} p50 {summary['p50']:7.1f} ms  "
                          f"p95 {summary['p95']:7.1f} ms")
+        lines.append(self.recorder_line())
         if self.accuracy:
             lines.append(f"mIoU {self.accuracy['miou']:.3f} over "
                          f"{len(self.accuracy['per_class_iou'])} classes present")
         lines.extend(self.notes)
         return lines
+
+    def recorder_line(self) -> str:
+        """Whether the output bag holds every message published, and per topic what not."""
+        if self.recorder_loss:
+            return "recorder LOST messages: " + ", ".join(
+                f"{topic} {recorded} of {published}"
+                for topic, (published, recorded) in sorted(self.recorder_loss.items()))
+        per_frame = sum(1 for topic in self.outputs if not topic.endswith("label_info"))
+        return (f"recorder loss: none ({self.published} frames x {per_frame} topics, "
+                "all recorded)")
 
     def write(self, directory: Path) -> None:
         """report.json and report.md in `directory`."""

@@ -146,3 +146,101 @@ def depth_m_to_16uc1(depth_m: np.ndarray) -> np.ndarray:
     """Metres (0/NaN invalid) -> uint16 millimetres with 0 = invalid, as drivers publish it."""
     millimetres = np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0
     return np.clip(np.rint(millimetres), 0, 65535).astype(np.uint16)
+
+
+# --- sensor_msgs/CompressedImage: image_transport's `compressed` and `compressedDepth` -------
+# compressed_depth_image_transport prefixes the PNG with this ConfigHeader: int32 format
+# (0 = INV_DEPTH), float32 depthQuantA, float32 depthQuantB, in the publisher's (little-endian)
+# byte order. 32FC1 is stored as quantised inverse depth: q = A / depth + B, 0 = no depth.
+COMPRESSED_DEPTH_HEADER = np.dtype([("format", "<i4"), ("quant_a", "<f4"), ("quant_b", "<f4")])
+
+
+def _compressed_bytes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) \
+        else data.reshape(-1).view(np.uint8)
+
+
+def _imdecode(buffer: np.ndarray, what: str) -> np.ndarray:
+    if buffer.size == 0:
+        raise ImageDecodeError(f"{what} carries no data")
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageDecodeError(f"{what}: OpenCV cannot decode its {buffer.size} bytes")
+    return image
+
+
+def decode_compressed_color(fmt: str, data: bytes | bytearray | memoryview | np.ndarray,
+                            ) -> np.ndarray:
+    """A `compressed` CompressedImage (jpeg or png; `fmt` like "bgr8; jpeg compressed
+    bgr8", or a bare "jpeg") -> contiguous (H, W, 3) uint8 RGB."""
+    if "compressedDepth" in fmt:
+        raise ImageDecodeError(f"format {fmt!r} is a depth image, not a colour image")
+    image = _imdecode(_compressed_bytes(data), f"compressed colour image ({fmt!r})")
+    if image.dtype != np.uint8:
+        raise ImageDecodeError(
+            f"compressed colour image ({fmt!r}) decodes to {image.dtype}; only 8-bit "
+            "colour is supported")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(image, code)  # OpenCV decodes to BGR(A) whatever the source order
+
+
+def decode_compressed_depth(fmt: str, data: bytes | bytearray | memoryview | np.ndarray,
+                            ) -> tuple[np.ndarray, str]:
+    """A depth CompressedImage -> (array, its REP 118 encoding) for `to_depth_m`.
+
+    `compressedDepth` ("16UC1; compressedDepth png", or "32FC1; ..."): 12-byte ConfigHeader,
+    then a 16-bit PNG of millimetres (16UC1) or of quantised inverse depth (32FC1, decoded
+    as compressed_depth_image_transport does: depth = A / (q - B), q = 0 -> NaN). A plain
+    `compressed` png of a 16UC1 image ("16UC1; png compressed mono16") is read as millimetres.
+    """
+    encoding, _, method = (part.strip() for part in fmt.partition(";"))
+    buffer = _compressed_bytes(data)
+    what = f"compressed depth image ({fmt!r})"
+    if "compressedDepth" not in method:
+        if "png" not in method and "png" not in encoding:
+            raise ImageDecodeError(f"{what}: only png keeps depth; jpeg would corrupt it")
+        image = _imdecode(buffer, what)
+        if image.dtype != np.uint16 or image.ndim != 2:
+            raise ImageDecodeError(f"{what} decodes to {image.dtype} with shape {image.shape}; "
+                                   "depth must be one 16-bit channel (millimetres)")
+        return image, "16UC1"
+    if method.removeprefix("compressedDepth").strip() not in ("", "png"):
+        raise ImageDecodeError(f"{what}: only the png variant of compressedDepth is supported")
+    if buffer.size <= COMPRESSED_DEPTH_HEADER.itemsize:
+        raise ImageDecodeError(f"{what} has {buffer.size} bytes, not even its 12-byte header")
+    config = buffer[:COMPRESSED_DEPTH_HEADER.itemsize].view(COMPRESSED_DEPTH_HEADER)[0]
+    image = _imdecode(buffer[COMPRESSED_DEPTH_HEADER.itemsize:], what)
+    if image.dtype != np.uint16 or image.ndim != 2:
+        raise ImageDecodeError(f"{what}: its PNG is {image.dtype} with shape {image.shape}, "
+                               "not one 16-bit channel")
+    if encoding in ("16UC1", "mono16"):
+        return image, "16UC1"
+    if encoding != "32FC1":
+        raise ImageDecodeError(f"{what}: source encoding {encoding!r} is not 16UC1 or 32FC1")
+    quantised = image.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        depth = np.float32(config["quant_a"]) / (quantised - np.float32(config["quant_b"]))
+    depth[image == 0] = np.nan
+    return depth, "32FC1"
+
+
+def encode_compressed_color(rgb: np.ndarray, codec: str = "jpeg", quality: int = 90,
+                            ) -> tuple[str, bytes]:
+    """(H, W, 3) RGB -> (format, data) of a `compressed` CompressedImage, as
+    compressed_image_transport writes it from a bgr8 image."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if codec == "jpeg" else []
+    ok, encoded = cv2.imencode(f".{codec}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {rgb.shape} image as {codec}")
+    return f"bgr8; {codec} compressed bgr8", encoded.tobytes()
+
+
+def encode_compressed_depth_16uc1(depth_mm: np.ndarray) -> tuple[str, bytes]:
+    """uint16 millimetres -> (format, data) of a `compressedDepth` png CompressedImage."""
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(depth_mm, dtype=np.uint16))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {depth_mm.shape} depth image as png")
+    header = np.zeros(1, COMPRESSED_DEPTH_HEADER)  # format INV_DEPTH, no quantisation
+    return "16UC1; compressedDepth png", header.tobytes() + encoded.tobytes()

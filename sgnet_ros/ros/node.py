@@ -7,7 +7,6 @@ frame can only make newer frames replace older ones (each replacement counted).
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -27,7 +26,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from sgnet_ros.pipeline.codec import ImageDecodeError, encode_image
@@ -40,6 +39,7 @@ from sgnet_ros.ros.frame_checks import FrameChecks
 from sgnet_ros.ros.messages import (
     decode_color,
     decode_depth,
+    label_info_json,
     label_info_msg,
     rclpy_classes,
     stamp_ns,
@@ -48,6 +48,7 @@ from sgnet_ros.ros.messages import (
 from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, cloud_class_ids, validate
 from sgnet_ros.ros.stats import NodeStats
 from sgnet_ros.ros.tf_gravity import gravity_from_settings
+from sgnet_ros.ros.transports import InputTopic, candidate_topics, mismatch, publisher_types
 
 RGB, DEPTH, INFO = "rgb/image_rect_color", "depth_registered/image_rect", "rgb/camera_info"
 LOG_THROTTLE_S = 5.0
@@ -145,9 +146,19 @@ class SegmentationNode(Node):
         settings = self.settings
         inputs = qos(settings["input_qos"], settings["input_depth"])
         outputs = qos(settings["output_qos"], settings["output_depth"])
-        for stream, cls in ((RGB, Image), (DEPTH, Image), (INFO, CameraInfo)):
+        self._image_inputs = [
+            InputTopic("transport.rgb", self.resolve_topic_name(RGB), settings["transport.rgb"]),
+            InputTopic("transport.depth", self.resolve_topic_name(DEPTH),
+                       settings["transport.depth"])]
+        self._type_mismatches: dict[str, str] = {}
+        for stream, cls, topic in (
+                (RGB, CompressedImage if settings["transport.rgb"] != "raw" else Image,
+                 self._image_inputs[0].topic),
+                (DEPTH, CompressedImage if settings["transport.depth"] != "raw" else Image,
+                 self._image_inputs[1].topic),
+                (INFO, CameraInfo, INFO)):
             self.create_subscription(
-                cls, stream, lambda m, s=stream: self._on_message(s, m), inputs,
+                cls, topic, lambda m, s=stream: self._on_message(s, m), inputs,
                 event_callbacks=SubscriptionEventCallbacks(
                     incompatible_qos=lambda event, s=stream: self._on_incompatible_input(s),
                     message_lost=lambda event, s=stream: self._on_lost(s, event)))
@@ -185,6 +196,17 @@ class SegmentationNode(Node):
                    f"more than output_qos={self.settings['output_qos']} offers and receives "
                    "nothing; set output_qos: reliable (or the subscriber to best effort)")
 
+    def _check_input_types(self) -> None:
+        """Name an image input that DDS will never match: its topic carries another type."""
+        graph = publisher_types(self, candidate_topics(self._image_inputs))
+        for entry in self._image_inputs:
+            problem = mismatch(entry, graph)
+            if problem is None:
+                self._type_mismatches.pop(entry.parameter, None)
+                continue
+            self._type_mismatches[entry.parameter] = problem
+            self._warn(f"type {entry.parameter}", f"input type mismatch: {problem}")
+
     def _on_lost(self, stream: str, event) -> None:
         """DDS reports samples it dropped before the executor saw them; account for them."""
         self.stats.count_lost(stream, event.total_count_change)
@@ -213,15 +235,8 @@ class SegmentationNode(Node):
 
     def label_info_json(self) -> str:
         """Class ids, names, colours and cloud topics as the latched label_info JSON."""
-        outputs = self.pipeline.outputs  # its palette: the model's or the `palette` override
-        return json.dumps({
-            "unlabeled": outputs.unlabeled,
-            "classes": [{"id": i, "name": name, "color": list(outputs.palette[i]),
-                         "cloud_topic": f"points/{outputs.class_topics[i]}"
-                         if i in self.class_pubs else None}
-                        for i, name in enumerate(outputs.class_names)],
-            "model": self.pipeline.segmenter.model_path.name,
-        })
+        return label_info_json(self.pipeline.outputs, self.pipeline.segmenter.model_path.name,
+                               list(self.class_pubs))
 
     def _warm_up(self) -> None:
         """Two dummy frames of the camera's size (`warmup_size`) with every output the node
@@ -364,6 +379,7 @@ class SegmentationNode(Node):
 
     # --- diagnostics ------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        self._check_input_types()
         stats = self.stats
         status = DiagnosticStatus(name=f"{self.get_name()}: segmentation",
                                   hardware_id=self.pipeline.segmenter.model_path.name)
@@ -394,6 +410,8 @@ class SegmentationNode(Node):
             "torch device": str(self.pipeline.device),
             **self.frames.diagnostics(),
             **(self.gravity_from_tf.diagnostics() if self.gravity_from_tf else {}),
+            **{f"input type mismatch {name}": line
+               for name, line in self._type_mismatches.items()},
         }
         for name, (p50, p95) in stats.latency_percentiles().items():
             values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95

@@ -86,6 +86,14 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     _spec("input_depth", "int", 5,
           "History depth of the input subscriptions (as SensorDataQoS).",
           minimum=1, maximum=10),
+    _spec("transport.rgb", "string", "raw",
+          "How the colour image arrives: raw (sensor_msgs/Image on rgb/image_rect_color) or "
+          "compressed (jpeg/png CompressedImage on <that topic, remapped>/compressed, as "
+          "image_transport names it).", choices=("raw", "compressed")),
+    _spec("transport.depth", "string", "raw",
+          "How the depth image arrives: raw (sensor_msgs/Image), compressedDepth (png on "
+          "<depth topic>/compressedDepth, 16UC1 or 32FC1) or compressed (a 16-bit png on "
+          "<depth topic>/compressed).", choices=("raw", "compressed", "compressedDepth")),
     _spec("output_qos", "string", "reliable",
           "Reliability of the output publishers (RViz's default is reliable).",
           choices=("reliable", "best_effort")),
