@@ -241,8 +241,9 @@ def repair_unfinished(path: str | Path) -> str | None:
     if mcap_file is None:
         return None
     recovered = recover(mcap_file)
-    rebuilt = path.with_name(f".{path.name}.repairing")
-    shutil.rmtree(rebuilt, ignore_errors=True)
+    staging = path.with_name(f".{path.name}.repairing")
+    shutil.rmtree(staging, ignore_errors=True)
+    rebuilt = staging / path.name  # rosbag2 names the .mcap after its directory
     with BagWriter(rebuilt) as writer:
         for channel_id, log_time, data in recovered.messages:
             topic, schema_id, metadata = recovered.channels[channel_id]
@@ -250,6 +251,7 @@ def repair_unfinished(path: str | Path) -> str | None:
                              _stored_qos(metadata.get("offered_qos_profiles", "")))
     shutil.rmtree(path)
     rebuilt.rename(path)
+    staging.rmdir()
     line = (f"repaired bag {path} (its writer was killed): kept {len(recovered.messages)} "
             f"complete messages, dropped an unfinished tail of {recovered.dropped_bytes} bytes")
     print(line, file=sys.stderr, flush=True)
