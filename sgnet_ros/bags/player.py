@@ -1,6 +1,9 @@
 """Play a rosbag2 bag onto live ROS topics, like `ros2 bag play`, without the ros2 CLI.
 
 Messages go out as the recorded CDR bytes, so sensor stamps are exactly those of the bag.
+Each topic is published with the QoS its publisher offered when it was recorded (as
+`ros2 bag play` does), so a latched topic such as segmentation/label_info stays latched for
+a subscriber that comes late; topics recorded without one are published reliable.
 Playback starts once every publisher has a subscriber (the node is up), paced at the
 recorded rate times `--rate`. The first stdout line is a JSON record of the wall time that
 bag time 0 was mapped to, so a recorder can measure latency from the header stamp.
@@ -14,7 +17,7 @@ import json
 import sys
 import time
 
-from sgnet_ros.bags.io import bag_topics, read_messages
+from sgnet_ros.bags.io import bag_topics, read_messages, recorded_qos
 
 
 def message_class(msgtype: str):
@@ -37,16 +40,32 @@ def parse_remaps(pairs: list[str]) -> dict[str, str]:
     return remaps
 
 
+def rclpy_qos(recorded):
+    """The rclpy QoSProfile of a recorded rosbags Qos (None: reliable, volatile, depth 10)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if recorded is None:
+        return QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_ALL if recorded.history.name == "KEEP_ALL"
+        else HistoryPolicy.KEEP_LAST,
+        depth=max(1, recorded.depth),
+        reliability=ReliabilityPolicy.BEST_EFFORT if recorded.reliability.name == "BEST_EFFORT"
+        else ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL
+        if recorded.durability.name == "TRANSIENT_LOCAL" else DurabilityPolicy.VOLATILE)
+
+
 def play(bag: str, topics: list[str] | None, remaps: dict[str, str], rate: float,
          wait_s: float, loops: int) -> int:
     """Publish the bag; returns the number of messages sent."""
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     rclpy.init()
     node = rclpy.create_node("sgnet_bag_player")
     log = node.get_logger()
     publishers = {}
+    offered = recorded_qos(bag)
     for topic, (msgtype, _count) in bag_topics(bag).items():
         if topics and topic not in topics:
             continue
@@ -54,9 +73,8 @@ def play(bag: str, topics: list[str] | None, remaps: dict[str, str], rate: float
         if cls is None:
             log.warning(f"skipping {topic}: message type {msgtype} is not installed")
             continue
-        publishers[topic] = node.create_publisher(
-            cls, remaps.get(topic, topic),
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        publishers[topic] = node.create_publisher(cls, remaps.get(topic, topic),
+                                                  rclpy_qos(offered.get(topic)))
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and not all(
             p.get_subscription_count() for p in publishers.values()):
