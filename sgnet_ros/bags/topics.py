@@ -30,9 +30,9 @@ def _suggest(images: list[str], infos: list[str]) -> str:
 def input_types(bag: Path, topics: BagTopics) -> dict[str, str]:
     """{topic: message type} of the three inputs, or TopicError naming what is wrong."""
     available = {topic: msgtype for topic, (msgtype, _) in bag_topics(bag).items()}
-    wanted = {topics.rgb: IMAGE_TYPES, topics.depth: IMAGE_TYPES,
-              topics.camera_info: (CAMERA_INFO_TYPE,)}
-    missing = [topic for topic in wanted if topic not in available]
+    wanted = [(topics.rgb, IMAGE_TYPES), (topics.depth, IMAGE_TYPES),
+              (topics.camera_info, (CAMERA_INFO_TYPE,))]
+    missing = [topic for topic, _ in wanted if topic not in available]
     if missing:
         images = sorted(t for t, m in available.items() if m in IMAGE_TYPES)
         infos = sorted(t for t, m in available.items() if m == CAMERA_INFO_TYPE)
@@ -40,8 +40,8 @@ def input_types(bag: Path, topics: BagTopics) -> dict[str, str]:
             f"{bag} has no topic {', '.join(missing)}; its image topics: "
             f"{', '.join(images) or 'none'}; camera_info topics: {', '.join(infos) or 'none'}; "
             f"{_suggest(images, infos)}")
-    for topic, allowed in wanted.items():
+    for topic, allowed in wanted:
         if available[topic] not in allowed:
             raise TopicError(f"{bag}: topic {topic} is {available[topic]}, which this tool "
                              f"cannot use here (expected {' or '.join(allowed)})")
-    return {topic: available[topic] for topic in wanted}
+    return {topic: available[topic] for topic, _ in wanted}
