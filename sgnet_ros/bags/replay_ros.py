@@ -126,9 +126,12 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                     preexec_fn=die_with_parent)
                 while player.poll() is None:
                     executor.spin_once(timeout_sec=0.05)
-            _drain(executor, recorder)
+            _drain(executor, recorder, node)
             recorder.writer.close()
             gaps = recorder.missing(int(recorder.state.diagnostics.get("frames processed", 0)))
+            if node.poll() is not None:
+                report.notes.append(f"the node exited with code {node.returncode} during the "
+                                    f"run; the outputs end with its last frame ({logs})")
     finally:
         if player is not None and player.poll() is None:
             player.kill()
@@ -150,12 +153,12 @@ def ledger_balanced(diagnostics: dict[str, str]) -> bool:
         int(diagnostics["frames pending sync"]) == int(diagnostics["frames received"])
 
 
-def _drain(executor, recorder) -> None:
+def _drain(executor, recorder, node: subprocess.Popen) -> None:
     """Spin until the node's diagnostics account for every frame twice in a row and the
-    recorder holds every message the node published (or time out)."""
+    recorder holds every message the node published (or time out, or the node is gone)."""
     deadline = time.monotonic() + DRAIN_S
     settled, previous = 0, None
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and node.poll() is None:
         executor.spin_once(timeout_sec=0.05)
         current = recorder.state.diagnostics
         if current is not previous:
@@ -163,6 +166,9 @@ def _drain(executor, recorder) -> None:
             previous = current
         if settled >= 2 and not recorder.missing(int(current["frames processed"])):
             return
+    until = time.monotonic() + 1.0  # the node died: take what it sent before
+    while node.poll() is not None and time.monotonic() < until:
+        executor.spin_once(timeout_sec=0.05)
 
 
 def _fill_report(args, report: ReplayReport, state, player_lines: list[str],

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from sgnet_ros.bags.demo import sample_bag_path
 from sgnet_ros.bags.replay import synced_frames
 from sgnet_ros.benchmarks import hha_benchmark
+from sgnet_ros.benchmarks.decode_benchmark import decode_costs, decode_table
 from sgnet_ros.benchmarks.readme_sections import replace_section
 from sgnet_ros.benchmarks.report import markdown, targets
 from sgnet_ros.pipeline.geometry import intrinsics_for_image
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     result["hha"] = hha_comparison(args.hha_repeats, args.port_python, args.port_dir,
                                    args.port_repeats) \
         if hha_benchmark.DEFAULT_DEPTH.is_file() else None
-    table = markdown(result)
+    result["decode"] = decode_costs(frames=args.frames if args.frames < 15 else 15)
+    table = markdown(result) + "\n\n" + decode_table(result["decode"])
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.md").write_text(table + "\n")
