@@ -170,7 +170,8 @@ def test_sgnet_play_offers_the_recorded_qos_so_label_info_reaches_a_late_subscri
         rclpy.init()
     node = rclpy.create_node("late_label_info_subscriber")
     try:
-        assert player.stdout.readline().startswith("{"), "the player never started playing"
+        started = next((line for line in player.stdout if line.startswith("{")), None)
+        assert started, "the player never started playing"  # its first JSON line
         time.sleep(2.0)  # label_info went out before anyone listened
         received = []
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
