@@ -39,6 +39,12 @@ def test_pipeline_benchmark_prints_and_saves_every_row(tmp_path, capsys):
                 "inference_p50_ms", "outputs_p50_ms"))
     assert "| 320x240 |" in printed
 
+    # Decode cost per input transport, against raw decoding of the same stream in this run.
+    decode = {row["name"]: row for row in result["decode"]}
+    for name in ("colour jpeg", "depth compressedDepth png"):
+        assert decode[name]["size"] == "640x480" and decode[name]["p50_ms"] > 0
+        assert decode[name]["ratio_vs_raw"] > 0 and f"| {name} | 640x480 |" in printed
+
     # Its target is judged from that row, and the line says how many cores this machine has.
     cpu_target = next(t for t in result["targets"] if "320x240: >= 10 Hz" in t["target"])
     assert cpu_target["measured"] == small["throughput_hz"]
