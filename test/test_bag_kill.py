@@ -147,3 +147,32 @@ def test_killed_node_leaves_a_closed_bag_and_a_report_that_says_so(sample_bag, t
     assert foxglove_messages(out) == sum(c for _, c in bag_topics(out).values())
     report = (tmp_path / "node_killed_report" / "report.md").read_text()
     assert "the node exited with code -9 during the run" in report
+
+
+def test_a_bag_torn_at_any_byte_keeps_every_message_before_the_tear(sample_bag, tmp_path,
+                                                                    capfd, monkeypatch):
+    """Whatever byte the kill lands on, the repaired bag is a prefix of what was written."""
+    from sgnet_ros.bags import io
+
+    rng = random.Random(SEED + 3)
+    whole = tmp_path / "whole"
+    monkeypatch.setattr(io, "CHUNK_FLUSH_S", 0.0)  # a chunk per message, as a slow recording
+    with io.BagWriter(whole) as writer:
+        for message in read_messages(sample_bag):
+            writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.data)
+    written = [(m.topic, m.timestamp_ns, m.data) for m in read_messages(whole)]
+    data = (whole / "whole.mcap").read_bytes()
+    with open(whole / "whole.mcap", "rb") as stream:  # one message per chunk, by Foxglove
+        chunk_ends = [c.chunk_start_offset + c.chunk_length
+                      for c in make_reader(stream).get_summary().chunk_indexes]
+    assert len(chunk_ends) == len(written)
+    for cut in sorted(rng.sample(range(len(data)), 4)):
+        torn = tmp_path / f"torn_{cut}"
+        torn.mkdir()
+        (torn / f"torn_{cut}.mcap").write_bytes(data[:cut])
+        capfd.readouterr()
+        kept = [(m.topic, m.timestamp_ns, m.data) for m in read_messages(torn)]
+        assert "repaired bag" in capfd.readouterr().err
+        complete = sum(1 for end in chunk_ends if end <= cut)
+        assert kept == written[:complete], f"cut at byte {cut}"
+        assert foxglove_messages(torn) == len(kept)
