@@ -58,6 +58,14 @@ def test_raw_publishers_on_a_compressed_node_are_named_with_the_parameter_to_set
         harness.node.destroy_publisher(wrong_type)
 
 
+def test_diagnostics_name_the_outputs_no_subscriber_has_matched_yet(harness):
+    """What a recorder waits for before it plays: both ends of every output matched."""
+    assert harness.wait_for(lambda: "outputs without subscribers" in harness.diagnostics, 10)
+    unmatched = harness.diagnostics["outputs without subscribers"].split(", ")
+    assert "/cam/segmentation/color" in unmatched and "/cam/points" in unmatched
+    assert "/cam/segmentation/image" not in unmatched  # the harness subscribes to it
+
+
 def test_the_node_segments_live_compressed_topics(harness):
     from builtin_interfaces.msg import Time
     from std_msgs.msg import Header

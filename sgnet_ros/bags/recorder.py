@@ -121,18 +121,26 @@ class OutputRecorder:
 
     @property
     def ready(self) -> bool:
-        """True once label_info arrived and every output subscription whose topic the node
-        publishes has matched it in DDS: frames played before that would not be recorded."""
+        """True once label_info arrived, every output subscription has matched the node's
+        publisher, and the node says each of its publishers has matched a subscriber.
+
+        DDS matches the two ends separately: a sample the node writes before its publisher
+        has matched the recorder never reaches it (that lost the first camera_info of a demo
+        run, and held the next ones back until the middleware gave up on it)."""
         if not self._output_subscriptions:
             return False
         count = self.node.count_publishers
-        return self._output_subscriptions[0].get_publisher_count() > 0 and all(
+        subscribed = self._output_subscriptions[0].get_publisher_count() > 0 and all(
             s.get_publisher_count() > 0 for s in self._output_subscriptions
             if count(s.topic_name))
+        return subscribed and \
+            self.state.diagnostics.get("outputs without subscribers") == "none"
 
     def unmatched(self) -> list[str]:
-        """Output topics whose subscription has no publisher yet (for the timeout message)."""
-        return [s.topic_name for s in self._output_subscriptions if not s.get_publisher_count()]
+        """Output topics not yet matched at either end (for the timeout message)."""
+        ours = [s.topic_name for s in self._output_subscriptions if not s.get_publisher_count()]
+        theirs = self.state.diagnostics.get("outputs without subscribers", "no diagnostics yet")
+        return [*ours, f"node: {theirs}"]
 
     def _subscribe_outputs(self) -> None:
         keep_all = QoSProfile(history=HistoryPolicy.KEEP_ALL,

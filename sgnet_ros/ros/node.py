@@ -410,6 +410,11 @@ class SegmentationNode(Node):
             "torch device": str(self.pipeline.device),
             **self.frames.diagnostics(),
             **(self.gravity_from_tf.diagnostics() if self.gravity_from_tf else {}),
+            # a recorder starts playback only once this is "none": a sample written before
+            # its publisher matched a subscriber never reaches that subscriber
+            "outputs without subscribers": ", ".join(
+                pub.topic_name for pub in self._output_publishers()
+                if not pub.get_subscription_count()) or "none",
             **{f"input type mismatch {name}": line
                for name, line in self._type_mismatches.items()},
         }
@@ -422,6 +427,11 @@ class SegmentationNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
+
+    def _output_publishers(self) -> list:
+        return [pub for pub in (self.label_pub, self.info_pub, self.color_pub,
+                                self.confidence_pub, self.points_pub, *self.class_pubs.values())
+                if pub is not None]
 
     def stop(self) -> None:
         """Stop the worker and log the one-line account of the run."""
