@@ -190,7 +190,10 @@ def _fill_report(args, report: ReplayReport, state, player_lines: list[str],
                             f"received the label image of {report.published} (it fell behind)")
     report.dropped = {key.removeprefix("dropped "): int(value)
                       for key, value in diagnostics.items() if key.startswith("dropped ")}
-    if report.received < report.frames_in:
+    if report.received == 0:
+        report.notes.append(f"no colour frame reached the node: see {report_dir(args.out)}/"
+                            "node.log for a QoS or input type mismatch line")
+    elif report.received < report.frames_in:
         report.notes.append(
             f"{report.frames_in - report.received} colour frames never reached the node: its "
             "input subscription's QoS history (input_qos, input_depth) let them go while the "
