@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -63,6 +64,34 @@ def node_command(model: Path, params_file: Path | None, namespace: str,
     return command
 
 
+# Fast DDS repairs a lost sample when the writer's next heartbeat (every 3 s by default)
+# triggers a NACK; by then the node's keep-last history (output_depth) had dropped it, and
+# the samples after it were held back until then: the demo's missing first camera_info and
+# late bursts. A 50 ms heartbeat repairs within the history. Only the replay's processes use
+# this profile, and never over one the user set.
+FASTDDS_RECORDING_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<dds xmlns="http://www.eprosima.com">
+  <profiles>
+    <data_writer profile_name="sgnet_replay_writer" is_default_profile="true">
+      <times>
+        <heartbeat_period><sec>0</sec><nanosec>50000000</nanosec></heartbeat_period>
+      </times>
+    </data_writer>
+  </profiles>
+</dds>
+"""
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
+def use_recording_profile(env: dict[str, str], directory: Path) -> None:
+    """Point this process and `env` at FASTDDS_RECORDING_PROFILE (unless one is set)."""
+    if env.get(PROFILE_VARIABLE):
+        return
+    path = directory / "fastdds_replay_profile.xml"
+    path.write_text(FASTDDS_RECORDING_PROFILE)
+    env[PROFILE_VARIABLE] = os.environ[PROFILE_VARIABLE] = str(path)
+
+
 def die_with_parent() -> None:
     """preexec_fn: the child gets SIGTERM when this process dies, even by SIGKILL (Linux),
     so a killed replay leaves no node or player running."""
@@ -91,6 +120,7 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
     from sgnet_ros.bags.recorder import OutputRecorder
     logs = report_dir(args.out)
     logs.mkdir(parents=True, exist_ok=True)
+    use_recording_profile(env, logs)  # before rclpy.init: the recorder's writers too
     node_log = open(logs / "node.log", "w")  # noqa: SIM115 - lives as long as the process
     node = subprocess.Popen(command, env=env, stdout=node_log, stderr=subprocess.STDOUT,
                             preexec_fn=die_with_parent)
@@ -103,32 +133,12 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
         with BagWriter(args.out) as writer:
             recorder = OutputRecorder(recorder_node, args.namespace, writer,
                                       keep_images=lambda index: index % args.preview_every == 0)
-            deadline = time.monotonic() + NODE_START_TIMEOUT_S
-            while not recorder.ready:
-                executor.spin_once(timeout_sec=0.1)
-                if node.poll() is not None:
-                    raise RuntimeError(f"the node exited with code {node.returncode} before it "
-                                       f"was ready; see {logs / 'node.log'}")
-                if time.monotonic() > deadline:
-                    stage = "did not come up" if recorder.state.label_info is None else \
-                        "came up but these outputs never matched the recorder: " + \
-                        ", ".join(recorder.unmatched())
-                    raise RuntimeError(f"the node {stage} in {NODE_START_TIMEOUT_S} s; "
-                                       f"see {logs / 'node.log'}")
-            settle = time.monotonic() + 1.0  # the label image matched; let the others too
-            while time.monotonic() < settle:
-                executor.spin_once(timeout_sec=0.05)
-            with open(logs / "player.log", "w") as player_log:
-                player = subprocess.Popen(
-                    [sys.executable, "-m", "sgnet_ros.bags.player", str(args.bag), "--rate",
-                     str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
-                    env=env, stdout=player_log, stderr=subprocess.STDOUT,
-                    preexec_fn=die_with_parent)
-                while player.poll() is None:
-                    executor.spin_once(timeout_sec=0.05)
-            _drain(executor, recorder, node)
-            recorder.writer.close()
-            gaps = recorder.missing(int(recorder.state.diagnostics.get("frames processed", 0)))
+            try:
+                player = _record(args, env, logs, topics, node, executor, recorder)
+                gaps = recorder.missing(int(recorder.state.diagnostics.get("frames processed",
+                                                                           0)))
+            finally:
+                recorder.writer.close()  # what it queued goes to the bag before the bag closes
             if node.poll() is not None:
                 report.notes.append(f"the node exited with code {node.returncode} during the "
                                     f"run; the outputs end with its last frame ({logs})")
@@ -142,6 +152,32 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
     player_lines = [line for line in (logs / "player.log").read_text().splitlines()
                     if line.startswith("{")]
     _fill_report(args, report, recorder.state, player_lines, topics, gaps)
+
+
+def _record(args, env: dict[str, str], logs: Path, topics: BagTopics, node: subprocess.Popen,
+            executor, recorder) -> subprocess.Popen:
+    """Wait until both ends of every output matched, play the bag, drain; the player."""
+    deadline = time.monotonic() + NODE_START_TIMEOUT_S
+    while not recorder.ready:
+        executor.spin_once(timeout_sec=0.1)
+        if node.poll() is not None:
+            raise RuntimeError(f"the node exited with code {node.returncode} before it "
+                               f"was ready; see {logs / 'node.log'}")
+        if time.monotonic() > deadline:
+            stage = "did not come up" if recorder.state.label_info is None else \
+                "came up but these outputs never matched the recorder: " + \
+                ", ".join(recorder.unmatched())
+            raise RuntimeError(f"the node {stage} in {NODE_START_TIMEOUT_S} s; "
+                               f"see {logs / 'node.log'}")
+    with open(logs / "player.log", "w") as player_log:
+        player = subprocess.Popen(
+            [sys.executable, "-m", "sgnet_ros.bags.player", str(args.bag), "--rate",
+             str(args.rate), "--topics", topics.rgb, topics.depth, topics.camera_info],
+            env=env, stdout=player_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        while player.poll() is None:
+            executor.spin_once(timeout_sec=0.05)
+    _drain(executor, recorder, node)
+    return player
 
 
 def ledger_balanced(diagnostics: dict[str, str]) -> bool:
