@@ -80,6 +80,66 @@ def test_compressed_depth_32fc1_inverse_depth_decodes_as_the_published_quantisat
     assert (to_depth_m(decoded, encoding)[~keep] == 0).all()
 
 
+def rvl_encode(image: np.ndarray) -> bytes:
+    """rvl_codec.cpp's CompressRVL, line by line: uint32 cols, rows, then the VLE stream."""
+    words, state = [], {"word": 0, "nibbles": 0}
+
+    def vle(value: int) -> None:
+        while True:
+            nibble = value & 0x7
+            value >>= 3
+            if value:
+                nibble |= 0x8
+            state["word"] = ((state["word"] << 4) | nibble) & 0xFFFFFFFF
+            state["nibbles"] += 1
+            if state["nibbles"] == 8:
+                words.append(state["word"])
+                state["word"], state["nibbles"] = 0, 0
+            if not value:
+                return
+
+    pixels, previous, at = [int(v) for v in image.reshape(-1)], 0, 0
+    while at < len(pixels):
+        zeros = 0
+        while at < len(pixels) and not pixels[at]:
+            at, zeros = at + 1, zeros + 1
+        vle(zeros)
+        nonzeros = 0
+        while at + nonzeros < len(pixels) and pixels[at + nonzeros]:
+            nonzeros += 1
+        vle(nonzeros)
+        for _ in range(nonzeros):
+            delta = pixels[at] - previous
+            vle(((delta << 1) ^ (delta >> 31)) & 0xFFFFFFFF)
+            previous, at = pixels[at], at + 1
+    if state["nibbles"]:
+        words.append((state["word"] << 4 * (8 - state["nibbles"])) & 0xFFFFFFFF)
+    height, width = image.shape
+    return struct.pack("<II", width, height) + struct.pack(f"<{len(words)}I", *words)
+
+
+def test_compressed_depth_rvl_decodes_what_the_published_encoder_writes():
+    millimetres = RNG.integers(300, 9000, (37, 53)).astype(np.uint16)
+    millimetres[RNG.random(millimetres.shape) < 0.2] = 0  # scattered holes
+    millimetres[10:14] = 0  # and whole rows
+    millimetres[20, 5:9] = [65535, 1, 65535, 2]  # the largest deltas both ways
+    image, encoding = decode_compressed_depth("16UC1; compressedDepth rvl",
+                                              config_header() + rvl_encode(millimetres))
+    assert encoding == "16UC1"
+    np.testing.assert_array_equal(image, millimetres)
+
+
+def test_compressed_depth_rvl_32fc1_is_inverse_depth_too():
+    quantised = RNG.integers(1, 30000, (9, 11)).astype(np.uint16)
+    quantised[0, :4] = 0
+    data = config_header(10100.0, -9.0) + rvl_encode(quantised)
+    decoded, encoding = decode_compressed_depth("32FC1; compressedDepth rvl", data)
+    assert encoding == "32FC1" and np.isnan(decoded[0, :4]).all()
+    np.testing.assert_allclose(decoded[quantised > 0],
+                               np.float32(10100.0) / (quantised[quantised > 0] + np.float32(9.0)),
+                               rtol=1e-6)
+
+
 def test_old_compressed_depth_format_without_method_is_png():
     millimetres = RNG.integers(1, 5000, (8, 8)).astype(np.uint16)
     image, _ = decode_compressed_depth("16UC1; compressedDepth",
@@ -141,7 +201,10 @@ def test_raw_encodings_decode_like_rosbags_image(encoding, make):
 @pytest.mark.parametrize("fmt, data, words", [
     ("16UC1; compressedDepth png", b"\x00" * 5, "12-byte header"),
     ("16UC1; compressedDepth png", config_header() + b"not a png", "cannot decode"),
-    ("16UC1; compressedDepth rvl", config_header() + b"\x00" * 16, "only the png variant"),
+    ("16UC1; compressedDepth zstd", config_header() + b"\x00" * 16, "is not png or rvl"),
+    ("16UC1; compressedDepth rvl", config_header() + struct.pack("<II", 4000, 3000) + b"\0" * 8,
+     "cannot come from"),
+    ("16UC1; compressedDepth rvl", config_header() + struct.pack("<II", 4, 3), "cannot come from"),
     ("bgr8; jpeg compressed bgr8", b"\xff\xd8", "only png keeps depth"),
 ])
 def test_bad_depth_is_one_clear_error(fmt, data, words):

@@ -91,8 +91,8 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           "compressed (jpeg/png CompressedImage on <that topic, remapped>/compressed, as "
           "image_transport names it).", choices=("raw", "compressed")),
     _spec("transport.depth", "string", "raw",
-          "How the depth image arrives: raw (sensor_msgs/Image), compressedDepth (png on "
-          "<depth topic>/compressedDepth, 16UC1 or 32FC1) or compressed (a 16-bit png on "
+          "How the depth image arrives: raw (sensor_msgs/Image), compressedDepth (png or rvl "
+          "on <depth topic>/compressedDepth, 16UC1 or 32FC1) or compressed (a 16-bit png on "
           "<depth topic>/compressed).", choices=("raw", "compressed", "compressedDepth")),
     _spec("output_qos", "string", "reliable",
           "Reliability of the output publishers (RViz's default is reliable).",
