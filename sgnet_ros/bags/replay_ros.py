@@ -24,8 +24,8 @@ from sgnet_ros.bags.io import BagTopics, BagWriter, bag_topics, read_messages
 from sgnet_ros.bags.report import ReplayReport, report_dir, write_preview
 from sgnet_ros.bags.topics import TopicError
 from sgnet_ros.ros.environment import isolate_this_process
-from sgnet_ros.ros.messages import decode_color, stamp_ns
-from sgnet_ros.ros.transports import COMPRESSED_IMAGE_TYPE, SUFFIXES
+from sgnet_ros.ros.messages import COMPRESSED_IMAGE_TYPE, decode_color, stamp_ns
+from sgnet_ros.ros.transports import SUFFIXES
 
 NODE_START_TIMEOUT_S = 120.0
 DRAIN_S = 15.0  # longest wait for the node to finish its last frame

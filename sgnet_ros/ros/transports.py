@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sgnet_ros.ros.messages import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE
+
 RAW = "raw"
 SUFFIXES = ("compressed", "compressedDepth")
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 
 
 def transport_topic(base: str, transport: str) -> str:
