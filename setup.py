@@ -45,9 +45,9 @@ setup(
         ],
         "gpu": ["onnxruntime-gpu>=1.17"],
         # Independent readers: Foxglove's mcap + mcap-ros2-support, rosbags-image (cv_bridge
-        # semantics) check what the tools write and decode.
+        # semantics) check what the tools write and decode. psutil: processes a launch leaves.
         "test": ["pytest>=7", "pytest-timeout", "hypothesis", "ruff", "mcap", "mcap-ros2-support",
-                 "rosbags-image"],
+                 "rosbags-image", "psutil"],
     },
     zip_safe=True,
     maintainer="sgnet_ros developers",
@@ -57,6 +57,8 @@ setup(
     entry_points={
         "console_scripts": [
             "segmentation_node = sgnet_ros.ros.node:main",
+            "segmentation_lifecycle_node = sgnet_ros.ros.lifecycle_node:main",
+            "sgnet-ament-prefix = sgnet_ros.ros.ament_prefix:main",
             "sgnet-replay = sgnet_ros.bags.replay:main",
             "sgnet-play = sgnet_ros.bags.player:main",
             "sgnet-demo = sgnet_ros.bags.demo:main",

@@ -9,31 +9,37 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from sgnet_ros.ros.launch_config import (
-    NODE_EXECUTABLE,
     NODE_NAME,
     input_remaps,
+    node_executable,
     node_parameters,
     parse_bool,
+    rviz_problem,
 )
 
 SHARE = get_package_share_directory("sgnet_ros")
 
 
-def _segmentation_node(context):
+def _nodes(context):
     value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    return [Node(
-        package="sgnet_ros", executable=NODE_EXECUTABLE, name=NODE_NAME,
-        namespace=value("namespace"), output="screen", emulate_tty=True,
+    problem = rviz_problem() if parse_bool(value("rviz")) else None
+    actions = [LogInfo(msg=f"WARNING: {problem}")] if problem else []
+    actions.append(Node(
+        package="sgnet_ros", executable=node_executable(parse_bool(value("lifecycle"))),
+        name=NODE_NAME, namespace=value("namespace"), output="screen", emulate_tty=True,
         parameters=node_parameters(value("params_file"), value("model"),
                                    parse_bool(value("use_sim_time"))),
         remappings=input_remaps(value("camera")),
-    )]
+    ))
+    if parse_bool(value("rviz")) and not problem:
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2",
+                            arguments=["-d", os.path.join(SHARE, "config", "sgnet.rviz")]))
+    return actions
 
 
 def generate_launch_description():
@@ -50,9 +56,9 @@ def generate_launch_description():
         DeclareLaunchArgument("camera", default_value="default",
                               description="input remaps: default or realsense"),
         DeclareLaunchArgument("rviz", default_value="false",
-                              description="also open RViz with config/sgnet.rviz"),
-        OpaqueFunction(function=_segmentation_node),
-        Node(package="rviz2", executable="rviz2", name="rviz2",
-             arguments=["-d", os.path.join(SHARE, "config", "sgnet.rviz")],
-             condition=IfCondition(LaunchConfiguration("rviz"))),
+                              description="also open RViz with config/sgnet.rviz (if installed)"),
+        DeclareLaunchArgument("lifecycle", default_value="false",
+                              description="start the managed node: it waits for "
+                                          "`ros2 lifecycle set` configure and activate"),
+        OpaqueFunction(function=_nodes),
     ])

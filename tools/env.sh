@@ -26,3 +26,6 @@ if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
 else
   echo "[env] $VENV is up to date"
 fi
+# pip lays out no ROS prefix: add the ament index marker, share/sgnet_ros and lib/sgnet_ros as
+# colcon does, and AMENT_PREFIX_PATH to .venv/bin/activate (idempotent, well under a second).
+"$VENV/bin/sgnet-ament-prefix" >/dev/null

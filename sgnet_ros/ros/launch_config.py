@@ -12,6 +12,7 @@ from pathlib import Path
 from sgnet_ros.ros.parameters import NODE_NAME  # noqa: F401 - re-exported for the launch file
 
 NODE_EXECUTABLE = "segmentation_node"
+LIFECYCLE_EXECUTABLE = "segmentation_lifecycle_node"
 
 # Input topic remaps per camera driver; keys are the node's relative input names.
 CAMERA_REMAPS: dict[str, dict[str, str]] = {
@@ -41,6 +42,28 @@ def node_parameters(params_file: str, model: str, use_sim_time: bool) -> list:
     if model:
         overrides["model_path"] = model
     return [params_file, overrides]
+
+
+def node_executable(lifecycle: bool) -> str:
+    """The plain node, or the managed one that waits for `ros2 lifecycle set`."""
+    return LIFECYCLE_EXECUTABLE if lifecycle else NODE_EXECUTABLE
+
+
+def rviz_problem() -> str | None:
+    """Why `rviz:=true` cannot open RViz here, or None when rviz2 is installed.
+
+    Checked before anything starts. The node still starts without RViz: it is what the robot
+    needs, and a viewer missing on a headless machine should not take perception down.
+    """
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix("rviz2")
+    except PackageNotFoundError:
+        return ("rviz:=true, but rviz2 is not installed (no package 'rviz2' on "
+                "AMENT_PREFIX_PATH): starting the segmentation node without RViz; install "
+                "ros-$ROS_DISTRO-rviz2, or open config/sgnet.rviz in RViz on another machine")
+    return None
 
 
 def parse_bool(text: str) -> bool:

@@ -107,11 +107,19 @@ class SegmentationNode(Node):
         started = time.perf_counter()
         super().__init__(NODE_NAME)
         self.settings = declare_parameters(self)
+        self._load()
+        self._make_interfaces()
+        self._start_worker()
+        self._log_ready("ready", started)
+
+    # --- set-up -------------------------------------------------------------------------
+    def _load(self) -> None:
+        """Everything that needs no topic: model, state, warm-up (a lifecycle `configure`)."""
         with heartbeat(self.get_logger(), "loading the model"):
             self.pipeline = SegmentationPipeline.from_model_path(
                 self.settings["model_path"] or None, PipelineConfig.from_settings(self.settings))
-        contract = self.pipeline.contract
-        self.cloud_ids = cloud_class_ids(self.settings["cloud_classes"], contract.class_names)
+        self.cloud_ids = cloud_class_ids(self.settings["cloud_classes"],
+                                         self.pipeline.contract.class_names)
         self.stats = NodeStats()
         self._msgs = rclpy_classes()
         self._log_times: dict[str, float] = {}
@@ -124,24 +132,27 @@ class SegmentationNode(Node):
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
             slop_s=self.settings["sync.slop"], policy=self.settings["sync.policy"])
         self.cpu_fallback = Counter()
-        self._make_interfaces()
         for warning in self.pipeline.warnings:
             self.get_logger().warning(warning)
         if self.settings["warmup"]:
             self._warm_up()
+
+    def _start_worker(self) -> None:
         self._slot: tuple[Any, float] | None = None
         self._slot_ready = threading.Condition()
         self._running = True
         self._worker = threading.Thread(target=self._work, name="sgnet_worker", daemon=True)
         self._worker.start()
+
+    def _log_ready(self, what: str, started: float) -> None:
+        contract = self.pipeline.contract
         self.get_logger().info(
-            f"ready in {time.perf_counter() - started:.1f} s: model "
+            f"{what} in {time.perf_counter() - started:.1f} s: model "
             f"{self.pipeline.segmenter.model_path.name} ({contract.variant or 'unknown variant'}, "
             f"{contract.num_classes} classes, {contract.spatial_mode} input "
             f"{contract.input_size[1]}x{contract.input_size[0]}), ONNX Runtime on "
             f"{self.pipeline.segmenter.report.primary}, torch on {self.pipeline.device}")
 
-    # --- set-up -------------------------------------------------------------------------
     def _make_interfaces(self) -> None:
         settings = self.settings
         inputs = qos(settings["input_qos"], settings["input_depth"])
@@ -263,7 +274,7 @@ class SegmentationNode(Node):
         with heartbeat(self.get_logger(), f"warm-up on {report.primary}"):
             for _ in range(2):
                 self.pipeline.process(rgb, depth, K, cloud_classes=self.cloud_ids,
-                                      organized_cloud=self.points_pub is not None)
+                                      organized_cloud=self.settings["publish_points"])
         self.pipeline.reset()
         self.get_logger().info(f"warm-up (2 frames of {width}x{height}) took "
                                f"{time.perf_counter() - started:.2f} s")

@@ -1,0 +1,173 @@
+"""The real `ros2` command and `ros2 launch` against the installed package, from a test.
+
+Every process runs in the suite's own loopback domain (conftest.py) with AMENT_PREFIX_PATH
+naming this venv, the prefix `sgnet-ament-prefix` completed, as after `source
+.venv/bin/activate`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import psutil
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = Path(sys.prefix)
+BIN = PREFIX / "bin"
+SAMPLE_BAG = ROOT / "sgnet_ros" / "data" / "sample_rgbd"
+RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def tools_missing() -> str | None:
+    """Why the ROS 2 tools cannot run here, or None."""
+    wanted = ("ros2cli", "launch_ros", "ros2launch", "ros2lifecycle", "composition_interfaces")
+    absent = [name for name in wanted if importlib.util.find_spec(name) is None]
+    if absent or not (BIN / "ros2").is_file():
+        return (f"the ROS 2 launch and command line tools are not installed ({', '.join(absent)}"
+                " missing): tools/install_ros_tools.sh installs them from "
+                "../shared/vendor/ros2, which is absent here")
+    return None
+
+
+requires_ros_tools = pytest.mark.skipif(tools_missing() is not None,
+                                        reason=str(tools_missing()))
+
+
+def ros_environment(prefix: Path = PREFIX) -> dict[str, str]:
+    """This process's (isolated) environment, with `prefix` on AMENT_PREFIX_PATH."""
+    env = dict(os.environ)
+    env["AMENT_PREFIX_PATH"] = os.pathsep.join(
+        [str(prefix)] + [p for p in env.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p])
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def ros2(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess:
+    """`ros2 <args>` to completion, stdout and stderr together."""
+    return subprocess.run([str(BIN / "ros2"), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env or ros_environment(), stdin=subprocess.DEVNULL)
+
+
+class Launch:
+    """`ros2 launch sgnet_ros segment.launch.py <arguments>` in its own session."""
+
+    def __init__(self, *arguments: str, log: Path, command: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.log = log
+        self._file = log.open("w")
+        self.process = subprocess.Popen(
+            command or [str(BIN / "ros2"), "launch", "sgnet_ros", "segment.launch.py",
+                        *arguments],
+            stdout=self._file, stderr=subprocess.STDOUT, env=env or ros_environment(),
+            start_new_session=True, stdin=subprocess.DEVNULL)
+        self.seen: dict[int, psutil.Process] = {}
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def remember_children(self) -> list[psutil.Process]:
+        """Every process the launch started so far (kept to check none survives it)."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        self.seen.update({child.pid: child for child in children})
+        return children
+
+    def wait_for_output(self, text: str, timeout: float = 90.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return True
+            if self.process.poll() is not None:
+                return text in self.output()
+            time.sleep(0.2)
+        return False
+
+    def interrupt(self, timeout: float = 30.0) -> tuple[int, list[psutil.Process]]:
+        """SIGINT to `ros2 launch` as Ctrl-C gives it: its exit code and the survivors."""
+        if self.process.poll() is None:
+            self.remember_children()
+            self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=timeout)
+        self._file.close()
+        survivors = [p for p in self.seen.values() if p.is_running()
+                     and p.status() != psutil.STATUS_ZOMBIE]
+        return code, survivors
+
+    def kill(self) -> None:
+        """Clean-up after a failed test: the launch and what it started, by pid."""
+        for process in [*self.seen.values()]:
+            if process.is_running():
+                process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._file.close()
+
+
+def play_sample_bag(remaps: dict[str, str] | None = None, loops: int = 1,
+                    log: Path | None = None) -> subprocess.Popen:
+    """`sgnet-play` the bundled bag (it waits for the node's subscriptions)."""
+    remap_args = [f"{source}:={target}" for source, target in (remaps or {}).items()]
+    command = [str(BIN / "sgnet-play"), str(SAMPLE_BAG), "--wait", "90", "--loops", str(loops)]
+    if remap_args:
+        command += ["--remap", *remap_args]
+    return subprocess.Popen(command, stdout=log.open("w") if log else subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, env=ros_environment(),
+                            stdin=subprocess.DEVNULL)
+
+
+class Listener:
+    """Counts messages on absolute topics, in this process, on a spinning thread."""
+
+    def __init__(self, name: str = "listener") -> None:
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(f"sgnet_test_{name}_{time.monotonic_ns()}")
+        self.received: dict[str, list] = defaultdict(list)
+        self._lock = threading.Lock()
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self._spinning = True
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._spinning:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def subscribe(self, topic: str, cls, qos: QoSProfile = RELIABLE) -> None:
+        def store(msg, topic=topic):
+            with self._lock:
+                self.received[topic].append(msg)
+        self.node.create_subscription(cls, topic, store, qos)
+
+    def messages(self, topic: str) -> list:
+        with self._lock:
+            return list(self.received[topic])
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        self._spinning = False
+        self._thread.join(timeout=2)
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
