@@ -28,6 +28,9 @@ PREFIX = Path(sys.prefix)
 BIN = PREFIX / "bin"
 SAMPLE_BAG = ROOT / "sgnet_ros" / "data" / "sample_rgbd"
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+# The bag's camera topics (it also holds ground-truth labels, which no node subscribes to).
+BAG_INPUTS = ("/camera/rgb/image_rect_color", "/camera/depth_registered/image_rect",
+              "/camera/rgb/camera_info")
 
 
 def tools_missing() -> str | None:
@@ -119,9 +122,10 @@ class Launch:
 
 def play_sample_bag(remaps: dict[str, str] | None = None, loops: int = 1,
                     log: Path | None = None) -> subprocess.Popen:
-    """`sgnet-play` the bundled bag (it waits for the node's subscriptions)."""
+    """`sgnet-play` the bundled bag's camera topics (once the node subscribes to them)."""
     remap_args = [f"{source}:={target}" for source, target in (remaps or {}).items()]
-    command = [str(BIN / "sgnet-play"), str(SAMPLE_BAG), "--wait", "90", "--loops", str(loops)]
+    command = [str(BIN / "sgnet-play"), str(SAMPLE_BAG), "--topics", *BAG_INPUTS,
+               "--wait", "90", "--loops", str(loops)]
     if remap_args:
         command += ["--remap", *remap_args]
     return subprocess.Popen(command, stdout=log.open("w") if log else subprocess.DEVNULL,

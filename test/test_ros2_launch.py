@@ -8,6 +8,7 @@ checks. Needs the tools that tools/install_ros_tools.sh installs (skips without 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -38,7 +39,8 @@ pytestmark = [pytest.mark.ros, requires_ros_tools]
 REALSENSE = json.loads((ROOT / "test" / "data" / "realsense2_camera_4x_topics.json").read_text())
 
 
-def bag_color_stamps() -> set[int]:
+@functools.cache
+def bag_color_stamps() -> frozenset[int]:
     """Header stamps (ns) of the bag's colour images: what the labels must carry."""
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image
@@ -46,7 +48,8 @@ def bag_color_stamps() -> set[int]:
     from sgnet_ros.bags.io import read_messages
 
     topic = "/camera/rgb/image_rect_color"
-    return {stamp(deserialize_message(m.data, Image)) for m in read_messages(SAMPLE_BAG, [topic])}
+    return frozenset(stamp(deserialize_message(m.data, Image))
+                     for m in read_messages(SAMPLE_BAG, [topic]))
 
 
 def stamp(msg) -> int:
@@ -227,13 +230,12 @@ def test_namespace_model_params_file_and_sim_time(tmp_path):
         player = play_sample_bag(remaps, loops=3, log=tmp_path / "player.log")
         assert_labels_arrive(listener, namespace, launch)
         node = f"{namespace}/{NODE_NAME}"
-        values = ros2_until("param", "get", node, "sync.slop", "--no-daemon", "--spin-time", "3",
-                            expect="Double value is")
-        assert "Double value is: 0.04" in values
-        assert f"String value is: {model}" in ros2("param", "get", node, "model_path",
-                                                    "--no-daemon", "--spin-time", "3").stdout
-        assert "Boolean value is: True" in ros2("param", "get", node, "use_sim_time",
-                                                 "--no-daemon", "--spin-time", "3").stdout
+        dump = ros2_until("param", "dump", node, "--no-daemon", "--spin-time", "3",
+                          expect="ros__parameters")
+        values = yaml.safe_load(dump)[node]["ros__parameters"]
+        assert values["sync"]["slop"] == 0.04
+        assert values["model_path"] == str(model)
+        assert values["use_sim_time"] is True
         assert listener.node.count_publishers(f"{namespace}/segmentation/image") == 1
         assert listener.node.count_publishers(f"{namespace}/points") == 0  # the params file's
         sim_stamps = lambda: [a.header.stamp.sec for a in diagnostics  # noqa: E731
