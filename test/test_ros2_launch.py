@@ -149,7 +149,7 @@ def test_ros2_topic_hz_measures_the_label_image(default_launch):
 def test_ros2_param_describe_shows_the_schema(default_launch):
     names = ("sync.slop", "input_qos", "overlay_alpha")
     output = ros2_until("param", "describe", f"/camera/{NODE_NAME}", *names, "--no-daemon",
-                        "--spin-time", "3", expect="Parameter name")
+                        "--spin-time", "1", expect="Parameter name")
     specs = {spec.name: spec for spec in SCHEMA}
     for name in names:
         assert f"Parameter name: {name}" in output
@@ -230,7 +230,7 @@ def test_namespace_model_params_file_and_sim_time(tmp_path):
         player = play_sample_bag(remaps, loops=3, log=tmp_path / "player.log")
         assert_labels_arrive(listener, namespace, launch)
         node = f"{namespace}/{NODE_NAME}"
-        dump = ros2_until("param", "dump", node, "--no-daemon", "--spin-time", "3",
+        dump = ros2_until("param", "dump", node, "--no-daemon", "--spin-time", "1",
                           expect="ros__parameters")
         values = yaml.safe_load(dump)[node]["ros__parameters"]
         assert values["sync"]["slop"] == 0.04
