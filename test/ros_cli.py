@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,3 +176,17 @@ class Listener:
         self._thread.join(timeout=2)
         self.executor.remove_node(self.node)
         self.node.destroy_node()
+
+
+def copy_sources(destination: Path) -> Path:
+    """The project's tracked files, as a fresh clone has them (no .venv, no build output)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:  # not a git checkout: everything but what tools create
+        shutil.copytree(ROOT, destination, ignore=shutil.ignore_patterns(
+            ".venv", "build", "install", "log", "out", "*.egg-info", "__pycache__", ".git"))
+        return destination
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    return destination

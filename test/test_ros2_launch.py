@@ -171,7 +171,7 @@ def documented_topics() -> dict[str, tuple[str, str]]:
 
 def test_ros2_node_info_lists_the_documented_topics(default_launch):
     output = ros2_until("node", "info", f"/camera/{NODE_NAME}", "--no-daemon", "--spin-time",
-                        "3", expect="Subscribers:")
+                        "1", expect="Subscribers:")
     subscribers = output.split("Subscribers:")[1].split("Publishers:")[0]
     publishers = output.split("Publishers:")[1].split("Service Servers:")[0]
     documented = documented_topics()
