@@ -38,8 +38,10 @@ def console_scripts() -> set[str]:
 
 
 def write_prefix(prefix: Path, scripts: Path, env: dict[str, str] | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "sgnet_ros.ros.ament_prefix", "--prefix", str(prefix),
-                    "--scripts", str(scripts)], check=True, env=env, capture_output=True)
+    """The installed `sgnet-ament-prefix`, as a user runs it after pip."""
+    subprocess.run([str(scripts / "sgnet-ament-prefix"), "--prefix", str(prefix),
+                    "--scripts", str(scripts)], check=True, env=env, capture_output=True,
+                   cwd=prefix)
 
 
 def assert_ros_prefix(prefix: Path, scripts: Path) -> None:
@@ -95,16 +97,18 @@ def test_the_venv_of_tools_env_sh_is_a_ros_prefix():
 
 @pytest.fixture(scope="module")
 def wheel_prefix(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """`pip install .` (a wheel, not editable) into a fresh prefix, then sgnet-ament-prefix."""
+    """`pip install .` (a wheel, not editable) into a fresh folder, then sgnet-ament-prefix.
+
+    `--target` rather than `--prefix`: pip would uninstall this venv's own sgnet_ros first.
+    The folder gets bin/, share/ and the packages, as a prefix would.
+    """
     work = tmp_path_factory.mktemp("wheel")
     source = copy_sources(work / "src")
     prefix = work / "prefix"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--prefix", str(prefix), str(source)],
+                    "--no-build-isolation", "--target", str(prefix), str(source)],
                    check=True, capture_output=True)
-    site = prefix / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-        "site-packages"
-    env = dict(os.environ, PYTHONPATH=str(site))
+    env = dict(os.environ, PYTHONPATH=str(prefix))
     write_prefix(prefix, prefix / "bin", env)
     return prefix, env
 
