@@ -1,11 +1,20 @@
-"""The launch file and what it passes to the node (launch/launch_ros are not on PyPI)."""
+"""The launch file and what it passes to the node, without launch/launch_ros installed
+(test_ros2_launch.py runs it with the real launch system where it is)."""
 
 import ast
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from sgnet_ros.ros.launch_config import CAMERA_REMAPS, input_remaps, node_parameters, parse_bool
+from sgnet_ros.ros.launch_config import (
+    CAMERA_REMAPS,
+    input_remaps,
+    node_executable,
+    node_parameters,
+    parse_bool,
+    rviz_problem,
+)
 from sgnet_ros.ros.node import DEPTH, INFO, RGB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +24,7 @@ LAUNCH_FILE = ROOT / "launch" / "segment.launch.py"
 DOCUMENTED_API = {
     "launch": {"LaunchDescription"},
     "launch.actions": {"DeclareLaunchArgument", "OpaqueFunction", "IncludeLaunchDescription",
-                       "GroupAction"},
+                       "GroupAction", "LogInfo"},
     "launch.conditions": {"IfCondition", "UnlessCondition"},
     "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution"},
     "launch_ros.actions": {"Node", "PushRosNamespace"},
@@ -41,7 +50,8 @@ def test_launch_arguments_are_the_documented_ones():
     declared = {call.args[0].value for call in ast.walk(tree)
                 if isinstance(call, ast.Call) and getattr(call.func, "id", "") ==
                 "DeclareLaunchArgument"}
-    assert declared == {"params_file", "model", "namespace", "use_sim_time", "camera", "rviz"}
+    assert declared == {"params_file", "model", "namespace", "use_sim_time", "camera", "rviz",
+                        "lifecycle"}
     readme = (ROOT / "README.md").read_text()
     for argument in declared:
         assert f"`{argument}" in readme, f"launch argument {argument} is not in the README"
@@ -64,6 +74,22 @@ def test_node_parameters_put_overrides_after_the_file(tmp_path):
                                                                  "model_path": "/m.onnx"}
     with pytest.raises(FileNotFoundError, match="params_file"):
         node_parameters(str(tmp_path / "missing.yaml"), "", False)
+
+
+def test_both_node_executables_are_installed_console_scripts():
+    scripts = {ep.name for ep in metadata.distribution("sgnet_ros").entry_points
+               if ep.group == "console_scripts"}
+    assert {node_executable(False), node_executable(True)} <= scripts
+    assert node_executable(True) != node_executable(False)
+
+
+def test_rviz_is_looked_up_in_the_ament_index(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
+    assert "rviz2 is not installed" in rviz_problem()
+    marker = tmp_path / "share" / "ament_index" / "resource_index" / "packages" / "rviz2"
+    marker.parent.mkdir(parents=True)
+    marker.touch()
+    assert rviz_problem() is None
 
 
 def test_launch_booleans():
