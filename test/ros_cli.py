@@ -99,6 +99,18 @@ class Launch:
             time.sleep(0.2)
         return False
 
+    def session(self) -> list[psutil.Process]:
+        """Every live process of the launch's session: it, what it started, and orphans."""
+        members = []
+        for process in psutil.process_iter():
+            try:
+                if os.getsid(process.pid) == self.process.pid and \
+                        process.status() != psutil.STATUS_ZOMBIE:
+                    members.append(process)
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return members
+
     def interrupt(self, timeout: float = 30.0) -> tuple[int, list[psutil.Process]]:
         """SIGINT to `ros2 launch` as Ctrl-C gives it: its exit code and the survivors."""
         if self.process.poll() is None:
@@ -106,18 +118,23 @@ class Launch:
             self.process.send_signal(signal.SIGINT)
         code = self.process.wait(timeout=timeout)
         self._file.close()
-        survivors = [p for p in self.seen.values() if p.is_running()
-                     and p.status() != psutil.STATUS_ZOMBIE]
-        return code, survivors
+        survivors = {p.pid: p for p in self.seen.values() if p.is_running()
+                     and p.status() != psutil.STATUS_ZOMBIE}
+        survivors.update({p.pid: p for p in self.session()})
+        return code, list(survivors.values())
 
     def kill(self) -> None:
-        """Clean-up after a failed test: the launch and what it started, by pid."""
-        for process in [*self.seen.values()]:
-            if process.is_running():
+        """Clean-up after a failed test: the launch's session (its own process group)."""
+        if self.process.poll() is None:
+            self.remember_children()
+        for process in [*self.seen.values(), *self.session()]:
+            try:
                 process.kill()
+            except psutil.NoSuchProcess:
+                continue
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
         self._file.close()
 
 

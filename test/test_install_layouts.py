@@ -95,6 +95,18 @@ def test_the_venv_of_tools_env_sh_is_a_ros_prefix():
     assert activated == str(PREFIX)
 
 
+@pytest.mark.ros
+@requires_ros_tools
+def test_ros2_run_starts_the_node_of_the_venv(tmp_path):
+    """`ros2 run` finds lib/sgnet_ros/segmentation_node; the node refuses a missing model."""
+    missing = tmp_path / "missing.onnx"
+    result = ros2("run", "sgnet_ros", "segmentation_node", "--ros-args", "-p",
+                  f"model_path:={missing}", timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot start" in result.stdout + result.stderr
+    assert str(missing) in result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def wheel_prefix(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """`pip install .` (a wheel, not editable) into a fresh folder, then sgnet-ament-prefix.
