@@ -6,6 +6,7 @@ and keeps the model, cleanup releases it, shutdown finalizes; the bag plays thro
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -80,8 +81,10 @@ def test_lifecycle_transitions_from_ros2_lifecycle_set(tmp_path):
         assert lifecycle("get", NODE).startswith("finalized [4]")
         assert not publishing() and not subscribed()
 
-        code, survivors = launch.interrupt()
+        code, survivors = launch.interrupt()  # the node must end on SIGINT itself, even idle
         assert code == 0 and survivors == [], launch.output()
+        assert re.search(r"process has finished cleanly \[pid \d+\]", launch.output()), \
+            launch.output()
     finally:
         listener.close()
         if player is not None:
