@@ -18,17 +18,21 @@ import sys
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from sgnet_ros.pipeline.inference import ModelLoadError
-from sgnet_ros.ros.node import SegmentationNode, _interrupt, declare_parameters
+from sgnet_ros.ros.node import (
+    SegmentationNode,
+    _interrupt,
+    declare_parameters,
+    spin_until_interrupted,
+)
 from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, validate
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-WAKE_S = 0.25
 
 
 class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
@@ -116,14 +120,8 @@ def main(args: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)  # as the plain node: no traceback at exit
     signal.signal(signal.SIGTERM, _interrupt)
     node = SegmentationLifecycleNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
     try:
-        # Python runs a signal handler only between waits. Unconfigured, inactive or
-        # finalized, the node has no timer that ends a wait, so wait at most WAKE_S each time
-        # (with rclpy.spin, SIGINT went unnoticed until launch escalated to SIGKILL).
-        while True:
-            executor.spin_once(timeout_sec=WAKE_S)
+        spin_until_interrupted(node)  # unconfigured or inactive, no timer ends a wait
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -22,7 +22,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -457,6 +457,20 @@ def _interrupt(signum: int, _frame) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def spin_until_interrupted(node: Node, wake_s: float = 0.25) -> None:
+    """Spin until `_interrupt` raises KeyboardInterrupt or rclpy shuts down.
+
+    Python runs a signal handler only between waits, and a wait ends only on an event or a
+    timer: with use_sim_time and no /clock, or a lifecycle node without timers, nothing ends
+    it, and rclpy.spin left SIGINT unnoticed until launch escalated to SIGKILL. So no wait
+    lasts longer than `wake_s`.
+    """
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    while True:
+        executor.spin_once(timeout_sec=wake_s)
+
+
 def main(args: list[str] | None = None) -> int:
     """Console entry point: exits non-zero with one clear line when start-up fails.
 
@@ -477,7 +491,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 0
     try:
-        rclpy.spin(node)
+        spin_until_interrupted(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
