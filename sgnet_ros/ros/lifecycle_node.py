@@ -44,7 +44,8 @@ class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
         with contextlib.suppress(ParameterError):
             declare_parameters(self)
         LifecycleNodeMixin.__init__(self)
-        self._interfaces: list = []
+        self._interfaces: list = []  # what activate created
+        self._configured: list = []  # what configure created
         self.get_logger().info("unconfigured: `ros2 lifecycle set <node> configure` loads the "
                                "model")
 
@@ -53,7 +54,9 @@ class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
         try:
             self.settings = validate({spec.name: self.get_parameter(spec.name).value
                                       for spec in SCHEMA})
-            self._load()
+            before = self._entities()
+            self._load()  # may subscribe to TF (hha.gravity_source: tf)
+            self._configured = [entity for entity in self._entities() if entity not in before]
         except (ParameterError, ModelLoadError) as error:
             self.get_logger().error(f"cannot configure: {error}")
             return FAILURE
@@ -95,22 +98,27 @@ class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
     def _entities(self) -> list:
         return [*self.subscriptions, *self.publishers, *self.timers]
 
-    def _release_interfaces(self) -> None:
-        """Topics and timer of `activate` go, then the worker (its summary line is logged)."""
-        if not self._interfaces:
-            return
-        for entity in self._interfaces:
+    def _destroy(self, entities: list) -> None:
+        for entity in entities:
             if entity in self.subscriptions:
                 self.destroy_subscription(entity)
             elif entity in self.publishers:
                 self.destroy_publisher(entity)
             else:
                 self.destroy_timer(entity)
+
+    def _release_interfaces(self) -> None:
+        """Topics and timer of `activate` go, then the worker (its summary line is logged)."""
+        if not self._interfaces:
+            return
+        self._destroy(self._interfaces)
         self._interfaces = []
         SegmentationNode.stop(self)
 
     def _release_model(self) -> None:
-        for name in ("pipeline", "settings"):
+        self._destroy(self._configured)
+        self._configured = []
+        for name in ("pipeline", "settings", "gravity_from_tf"):
             self.__dict__.pop(name, None)
 
 
