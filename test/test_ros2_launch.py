@@ -243,8 +243,9 @@ def test_namespace_model_params_file_and_sim_time(tmp_path):
         assert values["use_sim_time"] is True
         assert listener.node.count_publishers(f"{namespace}/segmentation/image") == 1
         assert listener.node.count_publishers(f"{namespace}/points") == 0  # the params file's
+        # hardware_id names the model: this node's, not another run's left in the domain
         sim_stamps = lambda: [a.header.stamp.sec for a in diagnostics  # noqa: E731
-                              if any(s.name.startswith(NODE_NAME) for s in a.status)]
+                              if any(s.hardware_id == model.name for s in a.status)]
         assert listener.wait_for(lambda: sim_stamps(), timeout=30), launch.output()
         assert all(1000 <= sec < 1200 for sec in sim_stamps()), sim_stamps()
         assert_clean_interrupt(launch)
