@@ -10,7 +10,8 @@ import re
 import time
 
 import pytest
-from ros_cli import Launch, Listener, play_sample_bag, requires_ros_tools, ros2
+import yaml
+from ros_cli import ROOT, Launch, Listener, play_sample_bag, requires_ros_tools, ros2
 
 from sgnet_ros.ros.parameters import NODE_NAME
 
@@ -90,4 +91,24 @@ def test_lifecycle_transitions_from_ros2_lifecycle_set(tmp_path):
         if player is not None:
             player.kill()
             player.wait()
+        launch.kill()
+
+
+def test_configure_refuses_a_bad_parameter_and_the_node_lives_on(tmp_path):
+    params = yaml.safe_load((ROOT / "config" / "sgnet.yaml").read_text())
+    params["/**"]["ros__parameters"]["sync.slop"] = 5.0  # allowed: 0.0 .. 1.0
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    launch = Launch("lifecycle:=true", f"params_file:={params_file}", log=tmp_path / "launch.log")
+    try:
+        assert launch.wait_for_output("unconfigured"), launch.output()
+        output = lifecycle("set", NODE, "configure")
+        assert "Transitioning failed" in output, output
+        assert lifecycle("get", NODE).startswith("unconfigured [1]")
+        assert re.search(r"cannot configure: .*sync\.slop.*5\.0", launch.output()), \
+            launch.output()
+        code, survivors = launch.interrupt()
+        assert code == 0 and survivors == [], launch.output()
+        assert "process has finished cleanly" in launch.output()
+    finally:
         launch.kill()
