@@ -29,6 +29,10 @@ PREFIX = Path(sys.prefix)
 BIN = PREFIX / "bin"
 SAMPLE_BAG = ROOT / "sgnet_ros" / "data" / "sample_rgbd"
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+# This venv's tools first, then a system ROS's (sourced before the venv was made).
+SEARCH_PATH = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+ROS2 = shutil.which("ros2", path=SEARCH_PATH) or str(BIN / "ros2")
+COLCON = shutil.which("colcon", path=SEARCH_PATH) or str(BIN / "colcon")
 # The bag's camera topics (it also holds ground-truth labels, which no node subscribes to).
 BAG_INPUTS = ("/camera/rgb/image_rect_color", "/camera/depth_registered/image_rect",
               "/camera/rgb/camera_info")
@@ -38,7 +42,7 @@ def tools_missing() -> str | None:
     """Why the ROS 2 tools cannot run here, or None."""
     wanted = ("ros2cli", "launch_ros", "ros2launch", "ros2lifecycle", "composition_interfaces")
     absent = [name for name in wanted if importlib.util.find_spec(name) is None]
-    if absent or not (BIN / "ros2").is_file():
+    if absent or not Path(ROS2).is_file():
         return (f"the ROS 2 launch and command line tools are not installed ({', '.join(absent)}"
                 " missing): tools/install_ros_tools.sh installs them from "
                 "../shared/vendor/ros2, which is absent here")
@@ -62,7 +66,7 @@ def ros_environment(prefix: Path = PREFIX) -> dict[str, str]:
 def ros2(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None
          ) -> subprocess.CompletedProcess:
     """`ros2 <args>` to completion, stdout and stderr together."""
-    return subprocess.run([str(BIN / "ros2"), *args], capture_output=True, text=True,
+    return subprocess.run([ROS2, *args], capture_output=True, text=True,
                           timeout=timeout, env=env or ros_environment(), stdin=subprocess.DEVNULL)
 
 
@@ -74,7 +78,7 @@ class Launch:
         self.log = log
         self._file = log.open("w")
         self.process = subprocess.Popen(
-            command or [str(BIN / "ros2"), "launch", "sgnet_ros", "segment.launch.py",
+            command or [ROS2, "launch", "sgnet_ros", "segment.launch.py",
                         *arguments],
             stdout=self._file, stderr=subprocess.STDOUT, env=env or ros_environment(),
             start_new_session=True, stdin=subprocess.DEVNULL)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from ros_cli import (
     BIN,
+    COLCON,
     PREFIX,
     ROOT,
     Launch,
@@ -162,7 +163,7 @@ def test_colcon_build_then_ros2_launch_segments_the_bag(tmp_path):
 
     workspace = tmp_path / "ws"
     copy_sources(workspace / "src" / "sgnet_ros")
-    built = subprocess.run([str(BIN / "colcon"), "build", "--packages-select", "sgnet_ros"],
+    built = subprocess.run([COLCON, "build", "--packages-select", "sgnet_ros"],
                            cwd=workspace, env=ros_environment(), capture_output=True, text=True,
                            timeout=600)
     assert built.returncode == 0, built.stdout + built.stderr

@@ -20,9 +20,9 @@ import pytest
 import rclpy
 import yaml
 from ros_cli import (
-    BIN,
     PREFIX,
     ROOT,
+    ROS2,
     SAMPLE_BAG,
     Launch,
     Listener,
@@ -129,7 +129,7 @@ def test_default_arguments_segment_the_bag_in_the_camera_namespace(default_launc
 
 def test_ros2_topic_hz_measures_the_label_image(default_launch):
     launch, _ = default_launch
-    process = subprocess.Popen([str(BIN / "ros2"), "topic", "hz", "/camera/segmentation/image"],
+    process = subprocess.Popen([ROS2, "topic", "hz", "/camera/segmentation/image"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=ros_environment(), start_new_session=True)
     give_up = threading.Timer(90, process.kill)  # ends the read below if no rate ever comes
