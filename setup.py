@@ -44,10 +44,13 @@ setup(
             "ros-wheels-bootstrapper",
         ],
         "gpu": ["onnxruntime-gpu>=1.17"],
+        # sgnet-fleet: many bags as Ray tasks, plus its report's plots.
+        "fleet": ["ray>=2.60", "matplotlib"],
         # Independent readers: Foxglove's mcap + mcap-ros2-support, rosbags-image (cv_bridge
         # semantics) check what the tools write and decode. psutil: processes a launch leaves.
+        # Ray and matplotlib: the fleet tests.
         "test": ["pytest>=7", "pytest-timeout", "hypothesis", "ruff", "mcap", "mcap-ros2-support",
-                 "rosbags-image", "psutil"],
+                 "rosbags-image", "psutil", "ray>=2.60", "matplotlib"],
     },
     zip_safe=True,
     maintainer="sgnet_ros developers",
@@ -68,6 +71,7 @@ setup(
             "sgnet-train = sgnet_ros.training.train:main",
             "sgnet-eval = sgnet_ros.training.evaluation:main",
             "sgnet-bench = sgnet_ros.benchmarks.pipeline_benchmark:main",
+            "sgnet-fleet = sgnet_ros.fleet.cli:main",
         ],
     },
 )

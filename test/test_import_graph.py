@@ -15,11 +15,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sgnet_ros"
 
 # role -> roles it must never import
 FORBIDDEN = {
-    "pipeline": {"ros", "bags", "training", "benchmarks"},
-    "network": {"ros", "bags", "training", "benchmarks"},
-    "ros": {"bags", "training", "benchmarks"},
-    "training": {"ros.node", "benchmarks"},
-    "bags": {"benchmarks"},
+    "pipeline": {"ros", "bags", "training", "benchmarks", "fleet"},
+    "network": {"ros", "bags", "training", "benchmarks", "fleet"},
+    "ros": {"bags", "training", "benchmarks", "fleet"},
+    "training": {"ros.node", "benchmarks", "fleet"},
+    "bags": {"benchmarks", "fleet"},
+    # fleet/ may use ros.parameters (the one schema), nothing else of the rclpy shell.
+    "fleet": {"ros.node", "ros.messages", "ros.stats", "ros.environment", "ros.launch_config",
+              "benchmarks", "network"},
+    "benchmarks": {"fleet"},
 }
 
 
@@ -100,11 +104,13 @@ def test_no_role_imports_what_it_must_not():
 
 def test_the_top_level_lists_the_architecture():
     listed = {path.name for path in PACKAGE.iterdir() if not path.name.startswith("__")}
-    assert listed == {"pipeline", "ros", "network", "bags", "training", "benchmarks", "data"}
+    assert listed == {"pipeline", "ros", "network", "bags", "training", "benchmarks", "fleet",
+                      "data"}
 
 
 @pytest.mark.parametrize("package", ["pipeline", "ros", "network", "bags", "training",
-                                     "benchmarks", "pipeline/spatial", "pipeline/outputs"])
+                                     "benchmarks", "fleet", "pipeline/spatial",
+                                     "pipeline/outputs"])
 def test_every_subpackage_says_what_lives_there(package):
     docstring = ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text()))
     assert docstring and "import" in docstring.lower(), \

@@ -13,7 +13,8 @@ import argparse
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +80,13 @@ def accuracy(confusion: ConfusionMatrix, class_names: tuple[str, ...]) -> dict:
             "per_class_iou": present}
 
 
+# Called with (stamp, label image, ground truth or None) for every published frame.
+FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None"], None]
+
+
 def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
-                  report: ReplayReport, topics: BagTopics, settings: dict) -> None:
+                  report: ReplayReport, topics: BagTopics, settings: dict,
+                  on_frame: FrameObserver | None = None) -> None:
     """Run every synced frame of the bag through the pipeline and write the outputs: the
     same topics the node publishes with the same settings, the latched label_info first."""
     truth = ground_truth(args.bag, args.labels_topic)
@@ -95,16 +101,17 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
     preview_dir = report_dir(args.out) / "previews"
     sync = NewestSynchronizer((topics.rgb, topics.depth, topics.camera_info), queue_size=30,
                               slop_s=args.slop)
-    with BagWriter(args.out) as writer:
+    with nullcontext() if args.no_bag else BagWriter(args.out) as writer:
         label_info = msgs.string(data=label_info_json(
             pipeline.outputs, pipeline.segmenter.model_path.name, cloud_ids))
         first_stamp = next(read_messages(args.bag, [topics.rgb])).timestamp_ns
-        writer.write(f"{namespace}/segmentation/label_info", label_info.__msgtype__,
-                     first_stamp, label_info)
+        if writer is not None:
+            writer.write(f"{namespace}/segmentation/label_info", label_info.__msgtype__,
+                         first_stamp, label_info)
         report.outputs["segmentation/label_info"] = 1
         for index, (stamp, items) in enumerate(tqdm(
                 synced_frames(args.bag, topics, sync), total=report.frames_in,
-                desc="replay", unit="frame")):
+                desc="replay", unit="frame", disable=args.quiet)):
             report.synced += 1
             started = time.perf_counter()
             rgb_msg = items[topics.rgb]
@@ -135,7 +142,8 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
                   for c, cloud in out.class_clouds.items()),
             ]
             for relative, message in records:
-                writer.write(f"{namespace}/{relative}", message.__msgtype__, stamp, message)
+                if writer is not None:
+                    writer.write(f"{namespace}/{relative}", message.__msgtype__, stamp, message)
                 report.outputs[relative] = report.outputs.get(relative, 0) + 1
             report.processed += 1
             report.published += 1
@@ -143,6 +151,8 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
             report.add_stage_times(result.timings_ms)
             if stamp in truth and confusion is not None:
                 confusion.update(out.labels, truth[stamp])
+            if on_frame is not None:
+                on_frame(stamp, out.labels, truth.get(stamp))
             if index % args.preview_every == 0:
                 write_preview(preview_dir, index, rgb, pipeline.outputs.colorize(out.labels),
                               out.overlay)
@@ -176,9 +186,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="direct mode: sync slop in s (default: the parameter file's)")
     parser.add_argument("--preview-every", type=int, default=10, help="a preview PNG every N")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--no-bag", action="store_true",
+                        help="direct mode: write only the report and previews, no output bag")
+    parser.add_argument("--quiet", action="store_true", help="no per-frame progress bar")
     args = parser.parse_args(argv)
     if args.preview_every < 1:
         parser.error("--preview-every must be >= 1")
+    if args.no_bag and args.mode != "direct":
+        parser.error("--no-bag is for --mode direct")
     if not args.bag.exists():
         parser.error(f"input bag {args.bag} does not exist")
     if args.out.exists() and not args.overwrite:
@@ -189,15 +204,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def replay(args: argparse.Namespace, pipeline: SegmentationPipeline | None = None,
+           on_frame: FrameObserver | None = None) -> ReplayReport:
+    """One replay as `sgnet-replay` runs it; direct mode may reuse a loaded pipeline."""
     topics = BagTopics(rgb=args.rgb_topic, depth=args.depth_topic, camera_info=args.info_topic,
                        labels=args.labels_topic)
-    try:
-        types = input_types(args.bag, topics)
-    except TopicError as error:  # refused before anything is written: no empty output bag
-        print(f"sgnet-replay: {error}", file=sys.stderr)
-        return 2
+    types = input_types(args.bag, topics)  # TopicError before anything is written
     if args.out.exists():  # --overwrite, checked in parse_args
         shutil.rmtree(args.out)
         shutil.rmtree(report_dir(args.out), ignore_errors=True)
@@ -207,14 +219,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.slop is None:
         args.slop = settings["sync.slop"]
     if args.mode == "direct":
-        pipeline = SegmentationPipeline.from_model_path(model,
-                                                        PipelineConfig.from_settings(settings))
-        replay_direct(args, pipeline, report, topics, settings)
+        pipeline = pipeline or SegmentationPipeline.from_model_path(
+            model, PipelineConfig.from_settings(settings))
+        replay_direct(args, pipeline, report, topics, settings, on_frame)
     else:
         from sgnet_ros.bags.replay_ros import replay_ros
 
         replay_ros(args, model, report, topics, types)
     report.write(report_dir(args.out))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = replay(args)
+    except TopicError as error:  # refused before anything is written: no empty output bag
+        print(f"sgnet-replay: {error}", file=sys.stderr)
+        return 2
     print("\n".join(report.summary_lines()))
     print(f"outputs: {args.out}  report and previews: {report_dir(args.out)}")
     return 0 if report.published else 1
