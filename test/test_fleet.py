@@ -15,6 +15,7 @@ import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ import pytest
 
 from sgnet_ros.bags import replay
 from sgnet_ros.bags.io import read_messages
-from sgnet_ros.fleet import cli
+from sgnet_ros.fleet import cli, datasets
 from sgnet_ros.fleet.cluster import start_ray
 from sgnet_ros.fleet.task import label_frame_bytes
 from sgnet_ros.pipeline.codec import decode_image
@@ -30,6 +31,8 @@ from sgnet_ros.ros.messages import stamp_ns
 from sgnet_ros.training.synthetic_cli import write_bag
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[fleet]')")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LABEL_TOPIC = "/camera/segmentation/image"
 
@@ -170,3 +173,38 @@ def test_a_worker_killed_mid_bag_is_retried_without_duplicate_outputs(ray_cluste
     assert not (out / "bags" / "long" / "segmentation_bag").exists()  # --no-bags
     result = json.loads((out / "bags" / "long" / "fleet_result.json").read_text())
     assert result["frames_hashed"] == 16 and np.isfinite(result["report"]["latency_ms"]["p50"])
+
+
+NYU = ROOT / "test" / "data" / "hha" / "nyu_img5001"
+NYU_CAMERA = ["--fx", "518.8579", "--fy", "519.4696", "--cx", "325.5824", "--cy", "253.7362",
+              "--one-based-pixels"]
+
+
+def test_sgnet_hha_on_ray_writes_the_single_process_files(ray_cluster, tmp_path):
+    for kind, source in (("depth", "depth_filled_mm.png"), ("raw", "depth_raw_mm.png")):
+        image = cv2.imread(str(NYU / source), cv2.IMREAD_UNCHANGED)
+        (tmp_path / kind).mkdir()
+        for index, (top, left) in enumerate([(0, 0), (200, 300), (100, 100), (300, 0)]):
+            cv2.imwrite(str(tmp_path / kind / f"f{index}.png"),
+                        image[top:top + 120, left:left + 160])
+    common = [str(tmp_path / "depth"), "--raw", str(tmp_path / "raw"), *NYU_CAMERA,
+              "--device", "cpu"]
+    assert datasets.hha_main([*common[:1], str(tmp_path / "single"), *common[1:]]) == 0
+    assert datasets.hha_main([*common[:1], str(tmp_path / "ray"), *common[1:], "--ray",
+                              "--chunk-size", "1"]) == 0
+    single = sorted((tmp_path / "single").glob("*.png"))
+    assert [p.name for p in single] == [f"f{i}.png" for i in range(4)]
+    for path in single:
+        assert (tmp_path / "ray" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_sgnet_eval_on_ray_writes_the_single_process_json(ray_cluster, default_model, tmp_path,
+                                                          capsys):
+    argv = [str(default_model), "--synthetic-seeds", "2000000:2000005", "--size", "60x80"]
+    assert datasets.eval_main([*argv, "--json", str(tmp_path / "single.json")]) == 0
+    single_table = capsys.readouterr().out
+    assert datasets.eval_main([*argv, "--json", str(tmp_path / "ray.json"), "--ray",
+                               "--chunk-size", "2"]) == 0
+    assert capsys.readouterr().out == single_table
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "single.json").read_bytes()
+    assert json.loads((tmp_path / "single.json").read_text())["miou"] > 0

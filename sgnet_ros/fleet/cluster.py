@@ -1,5 +1,8 @@
-"""Ray for a run: a local cluster started for it (loopback only, no dashboard, no usage
-report), or an existing cluster named by --address; and its shutdown.
+"""Ray for a run: a local cluster started for it (no dashboard, no usage statistics sent;
+Ray's own token authentication), or an existing cluster named by --address.
+
+Ray maps 127.0.0.1 to the host's own address by design, so a local cluster listens there;
+its traffic stays on this machine.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def start_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) -
         ray.init(address=address, log_to_driver=False)
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False)
+                 log_to_driver=False)
     return True
 
 

@@ -125,7 +125,9 @@ class FleetReport:
                  f"wall {self.wall_s:.1f} s on {self.cluster}"]
         lines += [f"FAILED {r['name']} ({r['bag']}): {r['error']}" for r in self.failed()]
         if self.interrupted:
-            lines.append("stopped by Ctrl-C; not run: " + (", ".join(self.not_run) or "none"))
+            lines.append("stopped by Ctrl-C; finished: "
+                         + (", ".join(r["name"] for r in self.done()) or "none")
+                         + "; not run: " + (", ".join(self.not_run) or "none"))
         return lines
 
     def markdown(self) -> str:

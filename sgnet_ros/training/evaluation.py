@@ -159,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         frames, count = synthetic_frames(args.synthetic_seeds, args.size), len(args.synthetic_seeds)
     else:
         frames, count = folder_frames(args.folder, args.split, args.one_based_labels), None
-    matrix = evaluate_pipeline(pipeline, frames, count)
+    write_results(args, pipeline, evaluate_pipeline(pipeline, frames, count))
+    return 0
+
+
+def write_results(args: argparse.Namespace, pipeline, matrix: np.ndarray) -> None:
+    """The IoU table, --json and --previews of a confusion matrix over the chosen frames."""
     names = (*pipeline.contract.class_names, "(unlabeled)")
     classes = evaluation_classes(pipeline.contract, args.all_classes)
     print(iou_table(matrix, names, classes))
@@ -182,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
             pipeline, args.previews, args.preview_out, args.preview_intrinsics
         ):
             print(f"wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":

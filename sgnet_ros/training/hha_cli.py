@@ -161,31 +161,45 @@ def jobs(args: argparse.Namespace) -> list[tuple[Path, Path | None, Path]]:
     return listed
 
 
+def hha_options(args: argparse.Namespace) -> HHAOptions:
+    """The HHAOptions of the command line's --<field> flags."""
+    return HHAOptions(
+        **{
+            field.name: tuple(value) if field.name == "gravity_vector" else value
+            for field in dataclasses.fields(HHAOptions)
+            for value in [getattr(args, field.name)]
+        }
+    )
+
+
+def encode_files(
+    work: Sequence[tuple[Path, Path | None, Path]],
+    matrix: np.ndarray,
+    options: HHAOptions,
+    device: str,
+    depth_scale: float,
+    progress: bool = True,
+) -> None:
+    """Encode and write every (depth, raw, output) job in order, with one encoder."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    encoder = SpatialEncoder("hha", device=device, hha=options)
+    for depth_path, raw_path, output_path in tqdm(
+        work, desc="HHA", unit="image", disable=len(work) == 1 or not progress
+    ):
+        depth = read_depth(depth_path, depth_scale)
+        missing = None
+        if raw_path is not None:
+            missing = read_depth(raw_path, depth_scale) == 0
+        write_hha(output_path, encoder.encode(depth, matrix, missing=missing))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        matrix = camera_matrix(args)
-        options = HHAOptions(
-            **{
-                field.name: tuple(value) if field.name == "gravity_vector" else value
-                for field in dataclasses.fields(HHAOptions)
-                for value in [getattr(args, field.name)]
-            }
-        )
-        device = args.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        encoder = SpatialEncoder("hha", device=device, hha=options)
-        work = jobs(args)
-        for depth_path, raw_path, output_path in tqdm(
-            work, desc="HHA", unit="image", disable=len(work) == 1
-        ):
-            depth = read_depth(depth_path, args.depth_scale)
-            missing = None
-            if raw_path is not None:
-                missing = read_depth(raw_path, args.depth_scale) == 0
-            write_hha(output_path, encoder.encode(depth, matrix, missing=missing))
+        matrix, options = camera_matrix(args), hha_options(args)
+        encode_files(jobs(args), matrix, options, args.device, args.depth_scale)
     except ValueError as error:
         parser.exit(2, f"sgnet-hha: error: {error}\n")
     return 0
