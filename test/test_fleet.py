@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,7 +135,13 @@ def test_resume_keeps_finished_bags_and_redoes_only_the_rest(first_run, bags, tm
     kept = out / "bags" / "room1" / "fleet_result.json"
     kept_stat = kept.stat()
     shutil.rmtree(out / "bags" / "room2")
-    assert cli.main([str(bags), "--out", str(out), "--resume", "--preview-every", "3"]) == 1
+    # The resumed run is the console command in its own process, on this module's cluster.
+    address = ray.get_runtime_context().gcs_address
+    rerun = subprocess.run([sys.executable, "-m", "sgnet_ros.fleet.cli", str(bags), "--out",
+                            str(out), "--resume", "--preview-every", "3", "--address", address],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 1, rerun.stdout + rerun.stderr  # the corrupt bag, again
+    assert "FAILED broken" in rerun.stdout
     assert kept.stat().st_mtime_ns == kept_stat.st_mtime_ns
     assert len((out / "bags" / ".room1.attempts").read_text().splitlines()) == 1
     assert len((out / "bags" / ".room2.attempts").read_text().splitlines()) == 2

@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         for index, bag in enumerate(bags):
             write_bag(bag, 100 + index, args.frames, args.size)
         frames = args.bags * args.frames
+        one_worker = None
         rows = [("sequential sgnet-replay --mode direct (reference)",
                  sequential_replays(bags, root / "sequential"))]
         for workers in (1, 2):
             seconds, report = fleet_run(root / "bags", root / f"fleet{workers}", workers, cpus)
             assert len(report.done()) == args.bags, report.summary_lines()
+            one_worker = report if workers == 1 else one_worker
             rows.append((f"sgnet-fleet, {workers} worker(s) x {cpus // workers} CPU", seconds))
         start_ray(None, cpus, None)
         try:
@@ -97,22 +99,24 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             require_ray().shutdown()
     reference = rows[0][1]
-    # A worker's seconds per frame with both working: its median bag (read, segment, write)
-    # over that bag's frames.
-    per_frame_s = statistics.median(r["seconds"] for r in report.done()) / args.frames
+    # A worker's seconds per frame when it has this machine's CPUs to itself: the 1-worker
+    # run's median bag (read, segment, write) over that bag's frames.
+    per_frame_s = statistics.median(r["seconds"] for r in one_worker.done()) / args.frames
+    load = os.getloadavg()[0]
     lines = [f"{args.bags} synthetic bags x {args.frames} frames of "
-             f"{args.size[1]}x{args.size[0]}, {os.cpu_count()} CPUs, local Ray of {cpus} CPUs",
+             f"{args.size[1]}x{args.size[0]}, {os.cpu_count()} CPUs (load average "
+             f"{load:.1f} at the end), local Ray of {cpus} CPUs",
              "", "| run | wall s | frames/s | speed-up vs reference |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {seconds:.1f} | {frames / seconds:.2f} | {reference / seconds:.2f} |"
               for name, seconds in rows]
     lines += ["", f"Ray overhead per empty task: {overhead['serial_ms']:.2f} ms one at a time, "
               f"{overhead['batch_ms']:.2f} ms in a batch of {args.overhead_tasks}.", "",
-              "1000 bags of 9000 frames (5 min at 30 Hz) at this per-worker cost "
-              f"({per_frame_s * 1000:.0f} ms/frame: the 2-worker run's median bag time over "
-              "its frames) plus the one-at-a-time overhead per bag, 2 workers per node:", "",
+              "1000 bags of 9000 frames (5 min at 30 Hz) on K nodes like this one, one "
+              f"{cpus}-CPU worker each, at {per_frame_s * 1000:.0f} ms/frame (the 1-worker "
+              "run's median bag time over its frames) plus the per-task overhead:", "",
               "| nodes | hours |", "|---:|---:|"]
     for nodes in (1, 4, 16, 64):
-        hours = 1000 * (9000 * per_frame_s + overhead["serial_ms"] / 1000) / (2 * nodes) / 3600
+        hours = 1000 * (9000 * per_frame_s + overhead["serial_ms"] / 1000) / nodes / 3600
         lines.append(f"| {nodes} | {hours:.1f} |")
     text = "\n".join(lines)
     print(text)

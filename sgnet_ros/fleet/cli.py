@@ -53,23 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="GPUs each bag's task asks for: 1 = one model per GPU")
     ray_group.add_argument("--max-retries", type=int, default=3,
                            help="re-runs of a bag whose worker died (Ray task retries)")
-    replay_group = parser.add_argument_group("passed to sgnet-replay")
-    replay_group.add_argument("--rgb-topic", default=DEFAULT_TOPICS.rgb)
-    replay_group.add_argument("--depth-topic", default=DEFAULT_TOPICS.depth)
-    replay_group.add_argument("--info-topic", default=DEFAULT_TOPICS.camera_info)
-    replay_group.add_argument("--labels-topic", default=DEFAULT_TOPICS.labels)
-    replay_group.add_argument("--namespace", default="/camera")
-    replay_group.add_argument("--slop", type=float, default=None)
+    replay_group = parser.add_argument_group(
+        "passed to sgnet-replay for every bag (unset: sgnet-replay's defaults)")
+    for flag in REPLAY_FLAGS:
+        replay_group.add_argument(flag, default=None)
     replay_group.add_argument("--preview-every", type=int, default=10)
     return parser
 
 
+# sgnet-replay's flags that pick the input topics and shape the outputs, passed on as given.
+REPLAY_FLAGS = ("--rgb-topic", "--depth-topic", "--info-topic", "--labels-topic",
+                "--namespace", "--slop")
+
+
 def task_options(args: argparse.Namespace) -> BagTaskOptions:
-    flags = ["--rgb-topic", args.rgb_topic, "--depth-topic", args.depth_topic,
-             "--info-topic", args.info_topic, "--labels-topic", args.labels_topic,
-             "--namespace", args.namespace, "--preview-every", str(args.preview_every)]
-    if args.slop is not None:
-        flags += ["--slop", str(args.slop)]
+    flags = ["--preview-every", str(args.preview_every)]
+    for flag in REPLAY_FLAGS:
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is not None:
+            flags += [flag, value]
     model = args.model.resolve() if args.model else None
     params = args.params_file.resolve() if args.params_file else None
     return BagTaskOptions(model=model, params_file=params, replay_flags=tuple(flags),
@@ -77,10 +79,10 @@ def task_options(args: argparse.Namespace) -> BagTaskOptions:
                           torch_threads=max(1, int(args.cpus_per_task)))
 
 
-def colour_frames(job: BagJob, rgb_topic: str) -> int:
+def colour_frames(job: BagJob, rgb_topic: str | None) -> int:
     """Colour frames of a bag by its metadata (0 when unreadable: it will fail in its task)."""
     try:
-        return bag_topics(job.bag).get(rgb_topic, ("", 0))[1]
+        return bag_topics(job.bag).get(rgb_topic or DEFAULT_TOPICS.rgb, ("", 0))[1]
     except Exception:  # noqa: BLE001 - the task reports the error
         return 0
 
