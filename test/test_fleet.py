@@ -27,6 +27,7 @@ from sgnet_ros.bags import replay
 from sgnet_ros.bags.io import read_messages
 from sgnet_ros.fleet import cli, datasets
 from sgnet_ros.fleet.cluster import start_ray
+from sgnet_ros.fleet.layout import fleet_jobs
 from sgnet_ros.fleet.task import label_frame_bytes
 from sgnet_ros.pipeline.codec import decode_image
 from sgnet_ros.ros.messages import stamp_ns
@@ -216,3 +217,16 @@ def test_sgnet_eval_on_ray_writes_the_single_process_json(ray_cluster, default_m
     assert capsys.readouterr().out == single_table
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "single.json").read_bytes()
     assert json.loads((tmp_path / "single.json").read_text())["miou"] > 0
+
+
+def test_bags_come_from_folders_and_lists_named_apart_never_from_the_output(bags, tmp_path):
+    folder = tmp_path / "bags"
+    shutil.copytree(bags, folder)
+    listing = tmp_path / "bags.txt"
+    listing.write_text("# two robots' runs\nbags/room1\nbags/room2  # again\nmissing_bag\n")
+    out = folder / "fleet_out"  # a run's results inside the searched folder
+    shutil.copytree(folder / "room1", out / "bags" / "room1" / "segmentation_bag")
+    jobs = fleet_jobs([folder, listing, tmp_path / "other" / "room1"], out)
+    assert [(job.bag, job.name) for job in jobs] == [
+        (folder / "broken", "broken"), (folder / "room1", "room1"), (folder / "room2", "room2"),
+        (tmp_path / "missing_bag", "missing_bag"), (tmp_path / "other" / "room1", "room1-2")]

@@ -59,7 +59,7 @@ def fleet_run(bags_dir: Path, out: Path, workers: int, cpus: int) -> tuple[float
     """Seconds for sgnet-fleet on a fresh local Ray whose tasks fit `workers` at a time."""
     args = cli.build_parser().parse_args(
         [str(bags_dir), "--out", str(out), "--cpus-per-task", str(cpus / workers)])
-    jobs = cli.name_jobs(cli.find_bags(args.sources))
+    jobs = cli.fleet_jobs(args.sources, args.out)
     start_ray(None, cpus, None)
     try:
         report = FleetReport(model="default", cluster=f"local, {workers} worker(s)")

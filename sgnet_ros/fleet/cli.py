@@ -21,7 +21,7 @@ from tqdm import tqdm
 from sgnet_ros.bags.io import DEFAULT_TOPICS, bag_topics
 from sgnet_ros.bags.replay import CONFIG
 from sgnet_ros.fleet.cluster import cluster_description, require_ray, start_ray
-from sgnet_ros.fleet.layout import BagJob, completed_result, find_bags, name_jobs, remove_partials
+from sgnet_ros.fleet.layout import BagJob, completed_result, fleet_jobs, remove_partials
 from sgnet_ros.fleet.plots import contact_sheet, plot_latency, plot_miou
 from sgnet_ros.fleet.report import FleetReport
 from sgnet_ros.fleet.task import BagTaskOptions, segment_bag
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.preview_every < 1:
         parser.error("--preview-every must be >= 1")
-    jobs = name_jobs(find_bags(args.sources))
+    jobs = fleet_jobs(args.sources, args.out)
     if not jobs:
         parser.error(f"no bag found in {', '.join(map(str, args.sources))}")
     existing = args.out / "bags"

@@ -66,6 +66,12 @@ def name_jobs(bags: list[Path]) -> list[BagJob]:
     return jobs
 
 
+def fleet_jobs(sources: list[Path], out: Path) -> list[BagJob]:
+    """The jobs of a run: every bag found, except the output bags of a run in `out` itself."""
+    out = out.resolve()
+    return name_jobs([bag for bag in find_bags(sources) if out not in bag.resolve().parents])
+
+
 def final_dir(bags_root: Path, job: BagJob) -> Path:
     return bags_root / job.name
 
