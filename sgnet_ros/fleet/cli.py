@@ -87,6 +87,19 @@ def colour_frames(job: BagJob, rgb_topic: str | None) -> int:
         return 0
 
 
+class FrameProgress:
+    """Frames done per bag, told by the tasks as they go (a retried bag starts again)."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, int] = {}
+
+    def set(self, name: str, frames: int) -> None:
+        self.frames[name] = frames
+
+    def total(self) -> int:
+        return sum(self.frames.values())
+
+
 def run_fleet(args: argparse.Namespace, jobs: list[BagJob], report: FleetReport) -> None:
     """Submit every job not already complete, collect results as they come, Ctrl-C stops."""
     ray = require_ray()
@@ -102,14 +115,21 @@ def run_fleet(args: argparse.Namespace, jobs: list[BagJob], report: FleetReport)
             report.resumed.append(job.name)
         else:
             todo.append(job)
-    pending = {remote.remote(job, bags_root.resolve(), options): job for job in todo}
+    counter = ray.remote(num_cpus=0)(FrameProgress).remote()
+
+    def tell(name: str, frames: int) -> None:
+        counter.set.remote(name, frames)
+
+    pending = {remote.remote(job, bags_root.resolve(), options, tell): job for job in todo}
     bag_bar = tqdm(total=len(jobs), initial=len(report.resumed), desc="bags", unit="bag")
     frame_bar = tqdm(total=sum(colour_frames(job, args.rgb_topic) for job in jobs),
                      desc="frames", unit="frame")
-    frame_bar.update(sum(r["report"]["frames_in"] for r in report.results))
+    resumed_frames = sum(r["report"]["frames_in"] for r in report.results)
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            frame_bar.update(min(frame_bar.total, resumed_frames + ray.get(counter.total.remote()))
+                             - frame_bar.n)
             for ref in ready:
                 job = pending.pop(ref)
                 try:
@@ -120,8 +140,6 @@ def run_fleet(args: argparse.Namespace, jobs: list[BagJob], report: FleetReport)
                               "attempts": args.max_retries + 1}
                 report.results.append(result)
                 bag_bar.update()
-                frame_bar.update(result["report"]["frames_in"] if result["status"] == "done"
-                                 else colour_frames(job, args.rgb_topic))
                 if result["status"] == "failed":
                     tqdm.write(f"FAILED {job.name}: {result['error']}")
     except KeyboardInterrupt:

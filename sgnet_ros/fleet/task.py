@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,12 @@ def record_attempt(bags_root: Path, job: BagJob) -> int:
     return len(log.read_text().splitlines())
 
 
-def segment_bag(job: BagJob, bags_root: Path, options: BagTaskOptions) -> dict:
+# Told (bag name, frames done so far) after every frame, for the run's progress bar.
+ProgressReporter = Callable[[str, int], None]
+
+
+def segment_bag(job: BagJob, bags_root: Path, options: BagTaskOptions,
+                progress: ProgressReporter | None = None) -> dict:
     """Replay one bag into its results folder; a failure is returned, never raised."""
     done = completed_result(bags_root, job)
     if done is not None:  # a retried task whose first attempt had already finished
@@ -135,7 +141,13 @@ def segment_bag(job: BagJob, bags_root: Path, options: BagTaskOptions) -> dict:
         args = replay.parse_args(options.replay_argv(job.bag, partial / OUTPUT_BAG))
         pipeline = loaded_pipeline(options)
         stats = LabelStatistics(pipeline.contract.num_classes)
-        report = replay.replay(args, pipeline, stats.add)
+
+        def on_frame(stamp_ns: int, labels: np.ndarray, truth: np.ndarray | None) -> None:
+            stats.add(stamp_ns, labels, truth)
+            if progress is not None:
+                progress(job.name, stats.frames)
+
+        report = replay.replay(args, pipeline, on_frame)
         if report.published == 0:
             raise ValueError(f"no frame published ({report.frames_in} colour frames on "
                              f"{args.rgb_topic}; synced {report.synced})")
