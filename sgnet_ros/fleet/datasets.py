@@ -30,8 +30,8 @@ def ray_parser() -> argparse.ArgumentParser:
     group.add_argument("--address", default=None,
                        help="existing Ray cluster (implies --ray); default: a local Ray")
     group.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray")
-    group.add_argument("--cpus-per-task", type=float, default=1.0)
-    group.add_argument("--gpus-per-task", type=float, default=0.0)
+    group.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs each task asks for")
+    group.add_argument("--gpus-per-task", type=float, default=0.0, help="GPUs each task asks for")
     group.add_argument("--chunk-size", type=int, default=25, help="images or frames per task")
     return parser
 
@@ -41,6 +41,11 @@ def with_ray_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=parser.prog, description=parser.description,
                                    formatter_class=parser.formatter_class,
                                    parents=[parser, ray_parser()], conflict_handler="resolve")
+
+
+def asks_for_help(argv: Sequence[str]) -> bool:
+    """--help is answered by the parser that also lists the Ray flags."""
+    return "-h" in argv or "--help" in argv
 
 
 def chunks(items: Sequence, size: int) -> list[Sequence]:
@@ -61,7 +66,10 @@ def run_tasks(function: Callable, payloads: list[tuple], ray_args: argparse.Name
             pending = list(refs)
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
-                results[ready[0]] = ray.get(ready[0])
+                try:
+                    results[ready[0]] = ray.get(ready[0])
+                except ray.exceptions.RayTaskError as error:  # the task's own error, as such
+                    raise error.cause from None
                 bar.update()
         return [results[ref] for ref in refs]
     finally:
@@ -78,7 +86,7 @@ def encode_hha_chunk(work: Sequence[tuple[Path, Path | None, Path]], matrix: np.
 def hha_main(argv: Sequence[str] | None = None) -> int:
     """sgnet-hha, on Ray with --ray / --address."""
     ray_args, rest = ray_parser().parse_known_args(argv)
-    if not (ray_args.ray or ray_args.address):
+    if not (ray_args.ray or ray_args.address or asks_for_help(rest)):
         return hha_cli.main(rest)
     parser = with_ray_help(hha_cli.build_parser())
     args = parser.parse_args(rest)
@@ -92,7 +100,10 @@ def hha_main(argv: Sequence[str] | None = None) -> int:
                     "image; it needs the single-process order, not --ray\n")
     payloads = [(chunk, matrix, options, args.device, args.depth_scale)
                 for chunk in chunks(work, ray_args.chunk_size)]
-    written = sum(run_tasks(encode_hha_chunk, payloads, ray_args, "HHA chunks"))
+    try:
+        written = sum(run_tasks(encode_hha_chunk, payloads, ray_args, "HHA chunks"))
+    except ValueError as error:  # an unreadable image, as the single process says it
+        parser.exit(2, f"sgnet-hha: error: {error}\n")
     print(f"wrote {written} HHA images to {args.output}")
     return 0
 
@@ -118,7 +129,7 @@ def evaluate_chunk(model: Path, source: tuple) -> np.ndarray:
 def eval_main(argv: list[str] | None = None) -> int:
     """sgnet-eval, on Ray with --ray / --address."""
     ray_args, rest = ray_parser().parse_known_args(argv)
-    if not (ray_args.ray or ray_args.address):
+    if not (ray_args.ray or ray_args.address or asks_for_help(rest)):
         return evaluation.main(rest)
     args = with_ray_help(evaluation.build_parser()).parse_args(rest)
     if not args.model.is_file():
