@@ -165,10 +165,11 @@ def test_a_worker_killed_mid_bag_is_retried_without_duplicate_outputs(ray_cluste
     while killed is None and time.monotonic() < deadline and runner.is_alive():
         for pid_file in (out / "bags").glob(".long.partial-*/worker.pid"):
             try:
-                killed = int(pid_file.read_text())
-            except (OSError, ValueError):
+                pid = int(pid_file.read_text())
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):  # not written yet, or that worker just finished
                 continue
-            os.kill(killed, signal.SIGKILL)
+            killed = pid
         time.sleep(0.02)
     runner.join(timeout=300)
     assert killed is not None, "no worker was seen working on the bag"
