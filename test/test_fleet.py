@@ -1,4 +1,4 @@
-"""sgnet-fleet on a local 2-CPU Ray cluster: three small bags, one of them corrupt.
+"""sgnet-fleet on a local 2-CPU Ray cluster: small bags, one corrupt, one with other topics.
 
 Per-bag results must be those of `sgnet-replay --mode direct` (label images hashed as read
 back from both output bags), the corrupt bag reported while the others finish, --resume
@@ -53,13 +53,16 @@ def ray_cluster():
 
 @pytest.fixture(scope="module")
 def bags(tmp_path_factory):
-    """Two small synthetic bags with ground truth and a copy of one with its data cut short."""
+    """Two small synthetic bags with ground truth, a copy of one cut short, a realsense bag."""
     root = tmp_path_factory.mktemp("fleet_bags")
     for seed in (1, 2):
         write_bag(root / f"room{seed}", seed, 6, (120, 160))
     shutil.copytree(root / "room1", root / "broken")
     [data] = [path for path in (root / "broken").iterdir() if path.name != "metadata.yaml"]
     data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])  # a copy cut short
+    # realsense2_camera's topic names: sgnet-replay's topic check refuses it, naming the flags.
+    shutil.copytree(ROOT / "sgnet_ros" / "data" / "sample_rgbd_realsense_compressed",
+                    root / "realsense")
     return root
 
 
@@ -112,7 +115,9 @@ def test_each_bag_gets_exactly_what_a_direct_replay_gives(first_run, bags, tmp_p
 def test_a_corrupt_bag_is_reported_failed_and_the_others_finish(first_run):
     report = fleet_json(first_run)
     assert [bag["name"] for bag in report["bags"]] == ["room1", "room2"]
-    assert [failed["name"] for failed in report["failed"]] == ["broken"]
+    assert [failed["name"] for failed in report["failed"]] == ["broken", "realsense"]
+    assert report["failed"][1]["error"].startswith("TopicError: ")
+    assert "try --rgb-topic /camera/camera/color/image_raw" in report["failed"][1]["error"]
     assert "Error: " in report["failed"][0]["error"]  # the exception, named, and its message
     assert sorted(p.name for p in (first_run / "bags").iterdir() if not p.name.startswith(".")
                   ) == ["room1", "room2"]
@@ -151,7 +156,7 @@ def test_resume_keeps_finished_bags_and_redoes_only_the_rest(first_run, bags, tm
     assert [b["resumed"] for b in after["bags"]] == [True, False]
     assert [b["label_sha256"] for b in after["bags"]] == [
         b["label_sha256"] for b in before["bags"]]
-    assert [f["name"] for f in after["failed"]] == ["broken"]  # retried, fails again
+    assert [f["name"] for f in after["failed"]] == ["broken", "realsense"]  # retried, again
 
 
 def test_a_worker_killed_mid_bag_is_retried_without_duplicate_outputs(ray_cluster, tmp_path):
@@ -230,5 +235,6 @@ def test_bags_come_from_folders_and_lists_named_apart_never_from_the_output(bags
     shutil.copytree(folder / "room1", out / "bags" / "room1" / "segmentation_bag")
     jobs = fleet_jobs([folder, listing, tmp_path / "other" / "room1"], out)
     assert [(job.bag, job.name) for job in jobs] == [
-        (folder / "broken", "broken"), (folder / "room1", "room1"), (folder / "room2", "room2"),
+        (folder / "broken", "broken"), (folder / "realsense", "realsense"),
+        (folder / "room1", "room1"), (folder / "room2", "room2"),
         (tmp_path / "missing_bag", "missing_bag"), (tmp_path / "other" / "room1", "room1-2")]
