@@ -21,8 +21,9 @@ FORBIDDEN = {
     "training": {"ros.node", "benchmarks", "fleet"},
     "bags": {"benchmarks", "fleet"},
     # fleet/ may use ros.parameters (the one schema), nothing else of the rclpy shell.
-    "fleet": {"ros.node", "ros.messages", "ros.stats", "ros.environment", "ros.launch_config",
-              "benchmarks", "network"},
+    "fleet": {"benchmarks", "network",
+              *(f"ros.{path.stem}" for path in (PACKAGE / "ros").glob("*.py")
+                if path.stem not in {"__init__", "parameters"})},
     "benchmarks": {"fleet"},
 }
 
