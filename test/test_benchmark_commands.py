@@ -108,6 +108,15 @@ def test_soak_reports_memory_before_and_after(capsys):
     assert warm > 100 and final > 100  # torch + onnxruntime alone exceed 100 MiB
 
 
+def test_soak_size_cycles_report_rss_against_the_first_cycle(capsys):
+    soak.main(["--size-cycles", "2"])
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4]
+            for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert set(rows) >= {"VGA before 4K", "after cycle 1", "after cycle 2", "VGA again"}
+    assert float(rows["after cycle 1"][1]) == 1.0
+    assert all(float(rss) > 100 for rss, _ in rows.values() if rss.strip() != "RSS MiB")
+
+
 def test_network_and_hha_benchmarks_run_in_their_quick_configuration():
     import subprocess
     import sys

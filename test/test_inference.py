@@ -48,15 +48,19 @@ def test_unknown_provider_is_refused(good_model):
         OnnxSegmenter(good_model, ProviderOptions(order=("gpu",)))
 
 
-def test_missing_cuda_falls_back_to_cpu_with_a_warning(good_model):
+def test_missing_cuda_is_a_note_in_the_default_list_and_a_warning_when_asked_for(good_model):
     import onnxruntime
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has CUDA; the fall-back is not exercised")
     segmenter = OnnxSegmenter(good_model, ProviderOptions(order=("cuda", "cpu")))
     assert segmenter.report.active == ["CPUExecutionProvider"]
-    assert any("CUDAExecutionProvider" in w and "onnxruntime-gpu" in w
-               for w in segmenter.report.warnings)
+    assert segmenter.report.warnings == []
+    assert any("CUDAExecutionProvider in the default provider list" in n and "onnxruntime-gpu"
+               in n for n in segmenter.report.notes)
+    asked = OnnxSegmenter(good_model, ProviderOptions(order=("cuda",)))
+    assert asked.report.active == ["CPUExecutionProvider"]
+    assert any("CUDAExecutionProvider requested" in w for w in asked.report.warnings)
 
 
 def test_io_binding_gives_the_same_logits_as_a_plain_run(good_model):

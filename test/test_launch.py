@@ -16,6 +16,7 @@ from sgnet_ros.ros.launch_config import (
     rviz_problem,
 )
 from sgnet_ros.ros.node import DEPTH, INFO, RGB
+from sgnet_ros.ros.parameters import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "segment.launch.py"
@@ -72,7 +73,7 @@ def test_node_parameters_put_overrides_after_the_file(tmp_path):
     assert node_parameters(str(params), "", False) == [str(params), {"use_sim_time": False}]
     assert node_parameters(str(params), "/m.onnx", True)[1] == {"use_sim_time": True,
                                                                  "model_path": "/m.onnx"}
-    with pytest.raises(FileNotFoundError, match="params_file"):
+    with pytest.raises(ParameterError, match=r"params file .*missing.yaml: cannot be read"):
         node_parameters(str(tmp_path / "missing.yaml"), "", False)
 
 
@@ -90,6 +91,15 @@ def test_rviz_is_looked_up_in_the_ament_index(tmp_path, monkeypatch):
     marker.parent.mkdir(parents=True)
     marker.touch()
     assert rviz_problem() is None
+
+
+def test_a_broken_params_file_stops_the_launch_with_the_parser_position(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sgnet_segmentation:\n  ros__parameters:\n    sync.slop: [0.1\n")
+    with pytest.raises(ParameterError) as refusal:
+        node_parameters(str(broken), "", False)
+    assert str(refusal.value).startswith(f"params file {broken} is not valid YAML: line 4, ")
+    assert "\n" not in str(refusal.value)
 
 
 def test_launch_booleans():

@@ -37,6 +37,7 @@ PROVIDERS = {
 # Ops ORT keeps on the CPU by design (shape arithmetic): not a fall-back worth reporting.
 SHAPE_OPS = frozenset({"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast",
                        "Reshape", "ConstantOfShape", "Range", "Expand"})
+DEFAULT_ORDER = ("cuda", "cpu")  # the `providers` parameter's default
 _TORCH_TO_ORT_TYPE = {torch.float32: np.float32, torch.int64: np.int64, torch.float16: np.float16}
 
 
@@ -48,7 +49,7 @@ class ModelLoadError(RuntimeError):
 class ProviderOptions:
     """How to set up the execution providers."""
 
-    order: Sequence[str] = ("cuda", "cpu")
+    order: Sequence[str] = DEFAULT_ORDER
     tensorrt_cache_dir: str = ""
     tensorrt_fp16: bool = False
 
@@ -60,6 +61,7 @@ class ProviderReport:
     requested: list[str]
     active: list[str]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth an INFO line, nothing to act on
     tensorrt_cache: Path | None = None  # where TensorRT engines are cached, when requested
 
     @property
@@ -90,8 +92,11 @@ def _provider_list(options: ProviderOptions, report: ProviderReport) -> list:
             raise ModelLoadError(f"unknown execution provider {name!r}; use {sorted(PROVIDERS)}")
         ort_name = PROVIDERS[name]
         if ort_name not in available:
-            report.warnings.append(
-                f"{ort_name} requested but this onnxruntime build lacks it "
+            # The default list tries CUDA on every machine: a CPU user has nothing to fix.
+            asked = "requested" if list(options.order) != list(DEFAULT_ORDER) \
+                else "in the default provider list"
+            (report.warnings if asked == "requested" else report.notes).append(
+                f"{ort_name} {asked} but this onnxruntime build lacks it "
                 f"(available: {', '.join(sorted(available))}); install onnxruntime-gpu for "
                 "CUDA/TensorRT")
             continue

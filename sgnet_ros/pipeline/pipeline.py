@@ -108,6 +108,7 @@ class SegmentationPipeline:
         self.contract = segmenter.contract
         self.device, device_warning = select_device(config.device)
         self.warnings = list(segmenter.report.warnings)
+        self.notes = list(segmenter.report.notes)
         if device_warning:
             self.warnings.append(device_warning)
         self.encoder = SpatialEncoder(self.contract.spatial_mode, device=self.device,

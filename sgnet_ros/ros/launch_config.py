@@ -7,9 +7,10 @@ lives here, where tests check it without a ROS installation.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sgnet_ros.ros.parameters import NODE_NAME  # noqa: F401 - re-exported for the launch file
+from sgnet_ros.ros.parameters import (
+    NODE_NAME,  # noqa: F401 - re-exported for the launch file
+    read_parameter_yaml,
+)
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "segmentation_lifecycle_node"
@@ -35,9 +36,12 @@ def input_remaps(camera: str) -> list[tuple[str, str]]:
 
 
 def node_parameters(params_file: str, model: str, use_sim_time: bool) -> list:
-    """The node's `parameters=` list: the YAML file, then launch-argument overrides."""
-    if not Path(params_file).is_file():
-        raise FileNotFoundError(f"params_file {params_file} does not exist")
+    """The node's `parameters=` list: the YAML file, then launch-argument overrides.
+
+    The file is read here, as the node reads its own, so a missing or broken one stops the
+    launch with one line (path and parser position) instead of a traceback from rcl.
+    """
+    read_parameter_yaml(params_file)
     overrides: dict[str, object] = {"use_sim_time": use_sim_time}
     if model:
         overrides["model_path"] = model

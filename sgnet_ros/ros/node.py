@@ -21,8 +21,8 @@ import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -32,10 +32,12 @@ from std_msgs.msg import Header
 from sgnet_ros.pipeline.codec import ImageDecodeError, encode_image
 from sgnet_ros.pipeline.geometry import FrameError
 from sgnet_ros.pipeline.inference import PROVIDERS, ModelLoadError
+from sgnet_ros.pipeline.memory import MemoryReleaser
 from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
 from sgnet_ros.pipeline.spatial.encoding import spatial_image
 from sgnet_ros.pipeline.sync import NewestSynchronizer
 from sgnet_ros.ros.frame_checks import FrameChecks
+from sgnet_ros.ros.input_watch import InputWatch
 from sgnet_ros.ros.messages import (
     decode_color,
     decode_depth,
@@ -45,7 +47,16 @@ from sgnet_ros.ros.messages import (
     stamp_ns,
     vision_label_info_classes,
 )
-from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, cloud_class_ids, validate
+from sgnet_ros.ros.parameters import (
+    NODE_NAME,
+    SCHEMA,
+    ParameterError,
+    check_parameter_files,
+    cloud_class_ids,
+    unknown_parameters_message,
+    validate,
+)
+from sgnet_ros.ros.shutdown import ShutdownRequest, exit_promptly, spin_until_shutdown
 from sgnet_ros.ros.stats import NodeStats
 from sgnet_ros.ros.tf_gravity import gravity_from_settings
 from sgnet_ros.ros.transports import InputTopic, candidate_topics, mismatch, publisher_types
@@ -68,7 +79,21 @@ def declare_parameters(node: Node) -> dict[str, Any]:
         default = spec.default
         parameter = node.declare_parameter(spec.name, default, descriptor)
         values[spec.name] = parameter.value
+    unknown = undeclared_overrides(node)
+    if unknown:
+        raise ParameterError(unknown_parameters_message(unknown))
     return validate(values)
+
+
+def undeclared_overrides(node: Node) -> list[str]:
+    """Overrides (params file, -p) that name no declared parameter: typos rclpy ignores.
+
+    rclpy keeps a node's overrides in `_parameter_overrides` (no public accessor); rclpy's
+    own `qos_overrides.*` are declared only when a publisher asks for them.
+    """
+    overrides = getattr(node, "_parameter_overrides", {})
+    return sorted(name for name in overrides if not node.has_parameter(name)
+                  and not name.startswith("qos_overrides."))
 
 
 @contextmanager
@@ -132,6 +157,11 @@ class SegmentationNode(Node):
             (RGB, DEPTH, INFO), queue_size=self.settings["sync.queue_size"],
             slop_s=self.settings["sync.slop"], policy=self.settings["sync.policy"])
         self.cpu_fallback = Counter()
+        self._input_watch = InputWatch(
+            {s: self.resolve_topic_name(s) for s in (RGB, DEPTH, INFO)}, RGB,
+            slop_s=self.settings["sync.slop"], stale_s=self.settings["sync.stale_warning"])
+        for note in self.pipeline.notes:
+            self.get_logger().info(note)
         for warning in self.pipeline.warnings:
             self.get_logger().warning(warning)
         if self.settings["warmup"]:
@@ -139,6 +169,7 @@ class SegmentationNode(Node):
 
     def _start_worker(self) -> None:
         self._slot: tuple[Any, float] | None = None
+        self._memory = MemoryReleaser()
         self._slot_ready = threading.Condition()
         self._running = True
         self._worker = threading.Thread(target=self._work, name="sgnet_worker", daemon=True)
@@ -194,7 +225,11 @@ class SegmentationNode(Node):
                            for class_id in self.cloud_ids}
         self._publish_label_info()
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(settings["diagnostics_period"], self._publish_diagnostics)
+        # Wall-clock timers: under sim time without /clock they still run (and report it).
+        wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(settings["diagnostics_period"], self._publish_diagnostics,
+                          clock=wall_clock)
+        self.create_timer(1.0, self._watch_inputs, clock=wall_clock)
 
     def _on_incompatible_input(self, stream: str) -> None:
         other = "reliable" if self.settings["input_qos"] == "best_effort" else "best_effort"
@@ -288,6 +323,7 @@ class SegmentationNode(Node):
     # --- input ----------------------------------------------------------------------------
     def _on_message(self, stream: str, msg: Any) -> None:
         self.stats.count_received(stream)
+        self._input_watch.arrived(stream, stamp_ns(msg.header))
         with self._sync_lock:
             before = self._sync.stats.unsynced
             synced = self._sync.add(stream, stamp_ns(msg.header), msg)
@@ -311,6 +347,14 @@ class SegmentationNode(Node):
                 synced, received = self._slot
                 self._slot = None
             self._process(synced.items, received)
+
+    def _watch_inputs(self) -> None:
+        """Log (throttled) which input keeps sets from syncing; diagnostics say it too."""
+        problems = self._input_watch.problems(self.stats.last_synced)
+        if problems:
+            stale_s = time.monotonic() - self.stats.last_synced
+            self._warn("missing input", f"no synced RGB-D set for {stale_s:.1f} s: "
+                       + "; ".join(problems))
 
     # --- processing -------------------------------------------------------------------------
     def _warn(self, key: str, message: str) -> None:
@@ -352,7 +396,11 @@ class SegmentationNode(Node):
             self.stats.count_drop("error")
             self._warn("error", f"frame dropped: {type(error).__name__}: {error}")
             return
+        if not self._running:  # shutting down: the publishers are about to go
+            self.stats.count_drop("shutdown")
+            return
         self._publish(rgb_msg, camera, result)
+        self._memory.after_frame(rgb.shape[0] * rgb.shape[1])
         latency = (self.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6
         pipeline_ms = (time.perf_counter() - received) * 1000.0
         self.stats.count_processed(latency, pipeline_ms, result.timings_ms)
@@ -398,7 +446,11 @@ class SegmentationNode(Node):
         now = time.monotonic()
         flowing = all(now - stats.last_received.get(t, -1e9) < 1.5 for t in (RGB, DEPTH))
         stale_s = now - stats.last_synced
-        if flowing and stale_s > self.settings["sync.stale_warning"]:
+        problems = self._input_watch.problems(stats.last_synced)
+        if problems:
+            status.level = DiagnosticStatus.WARN
+            status.message = f"no synced RGB-D set for {stale_s:.0f} s: " + "; ".join(problems)
+        elif flowing and stale_s > self.settings["sync.stale_warning"]:
             status.level = DiagnosticStatus.WARN
             status.message = (
                 f"no synced RGB-D set for {stale_s:.0f} s while colour and depth arrive: stamps "
@@ -406,6 +458,9 @@ class SegmentationNode(Node):
                 "missing on its topic, or topics from different cameras?")
         elif not stats.received[RGB]:
             status.level, status.message = DiagnosticStatus.WARN, "waiting for input"
+        if self._waiting_for_clock():
+            status.level = DiagnosticStatus.WARN
+            status.message = "waiting for /clock (use_sim_time is true); " + status.message
         values = {
             **{f"rate {t} (Hz)": stats.rate(t, stats.received[t]) for t in (RGB, DEPTH, INFO)},
             "rate synced (Hz)": stats.rate("synced", self._sync.stats.synced),
@@ -415,6 +470,7 @@ class SegmentationNode(Node):
             "frames pending sync": self._sync.pending,
             **{f"dropped {reason}": n for reason, n in sorted(stats.dropped.items())},
             "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
+            "stamps on another clock": stats.foreign_clock_stamps,
             "class clouds built": self.pipeline.outputs.stats.clouds_built,
             "provider": self.pipeline.segmenter.report.primary,
             "kernels falling back to CPU": sum(self.cpu_fallback.values()),
@@ -444,31 +500,35 @@ class SegmentationNode(Node):
                                 self.confidence_pub, self.points_pub, *self.class_pubs.values())
                 if pub is not None]
 
+    def _waiting_for_clock(self) -> bool:
+        """Sim time with no /clock message yet: the ROS clock stands at zero."""
+        return self.get_parameter("use_sim_time").value and \
+            self.get_clock().now().nanoseconds == 0
+
     def stop(self) -> None:
-        """Stop the worker and log the one-line account of the run."""
+        """Stop the worker and log the one-line account of the run.
+
+        A frame in flight is not waited for beyond a moment: it is not published (see
+        _process), and the account must come within a second of the signal.
+        """
         with self._slot_ready:
             self._running = False
             self._slot_ready.notify()
-        self._worker.join(timeout=5.0)
-        self.get_logger().info(f"summary: {self.stats.summary(RGB)}")
+        self._worker.join(timeout=0.5)
+        in_flight = "; a frame in flight left unpublished" if self._worker.is_alive() else ""
+        self.get_logger().info(f"summary: {self.stats.summary(RGB)}{in_flight}")
 
 
 def _interrupt(signum: int, _frame) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def spin_until_interrupted(node: Node, wake_s: float = 0.25) -> None:
-    """Spin until `_interrupt` raises KeyboardInterrupt or rclpy shuts down.
-
-    Python runs a signal handler only between waits, and a wait ends only on an event or a
-    timer: with use_sim_time and no /clock, or a lifecycle node without timers, nothing ends
-    it, and rclpy.spin left SIGINT unnoticed until launch escalated to SIGKILL. So no wait
-    lasts longer than `wake_s`.
-    """
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    while True:
-        executor.spin_once(timeout_sec=wake_s)
+def spin_until_interrupted(node: Node) -> None:
+    """Spin until SIGINT/SIGTERM (or rclpy shutdown) and return at once, whatever the clock
+    and the timers (sgnet_ros.ros.shutdown); the lifecycle node's entry point uses it too."""
+    request = ShutdownRequest()
+    request.install()
+    spin_until_shutdown(node, request)
 
 
 def main(args: list[str] | None = None) -> int:
@@ -477,10 +537,15 @@ def main(args: list[str] | None = None) -> int:
     SIGINT and SIGTERM are handled here rather than by rclpy, so the context is still valid
     for the final summary line and the shutdown prints no traceback.
     """
+    logger = rclpy.logging.get_logger(NODE_NAME)
+    try:
+        check_parameter_files(sys.argv if args is None else args)
+    except ParameterError as error:
+        logger.fatal(f"cannot start: {error}")
+        return 2
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         node = SegmentationNode()
     except (ParameterError, ModelLoadError) as error:
@@ -492,13 +557,13 @@ def main(args: list[str] | None = None) -> int:
         return 0
     try:
         spin_until_interrupted(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except KeyboardInterrupt:  # a signal that came in before the handlers were replaced
         pass
     finally:
         node.stop()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    exit_promptly(0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ parameter table is generated from here, so the three can never disagree.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,8 +244,7 @@ def validate(values: Mapping[str, Any]) -> dict[str, Any]:
     """Complete `values` with defaults and check every entry; raises ParameterError."""
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
-        raise ParameterError(
-            f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(SPECS))}")
+        raise ParameterError(unknown_parameters_message(unknown))
     settings = {spec.name: _check(spec, values.get(spec.name, spec.default)) for spec in SCHEMA}
     if settings["min_depth"] >= settings["max_depth"]:
         raise ParameterError(
@@ -262,6 +262,48 @@ def validate(values: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def unknown_parameters_message(names: Iterable[str]) -> str:
+    """One line naming each unknown parameter with the nearest schema names (typos)."""
+    parts = []
+    for name in names:
+        nearest = difflib.get_close_matches(name, SPECS, n=2, cutoff=0.6) or \
+            difflib.get_close_matches(name.replace("_", "."), SPECS, n=2, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(nearest)}?)" if nearest else ""
+        parts.append(f"'{name}'{hint}")
+    return (f"unknown parameter {', '.join(parts)}: not in the schema, it would be ignored; "
+            "`ros2 param describe` or the README lists the valid names")
+
+
+def read_parameter_yaml(path: str | Path) -> Any:
+    """A parameter file's YAML document, or one ParameterError line with the path and the
+    parser's position (rcl's own parser would print a long traceback instead)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ParameterError(f"params file {path}: cannot be read ({error.strerror or error})"
+                             ) from error
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParameterError(f"params file {path} is not valid YAML: {where}{problem}") from error
+
+
+def check_parameter_files(argv: Iterable[str]) -> None:
+    """Read every `--params-file PATH` of a ROS command line before rcl does.
+
+    rcl refuses a missing or broken file with a long traceback from rclpy.init; this
+    refuses it first, in one line (read_parameter_yaml).
+    """
+    args = list(argv)
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == "--params-file":
+            read_parameter_yaml(value)
+
+
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested YAML mappings -> dotted parameter names, as ROS 2 parameter files nest them."""
     flat: dict[str, Any] = {}
@@ -276,7 +318,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def load_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
     """The node's `ros__parameters` from a ROS 2 parameter YAML file, validated."""
-    document = yaml.safe_load(Path(path).read_text()) or {}
+    document = read_parameter_yaml(path) or {}
     for key in (node_name, f"/{node_name}", "/**", "**"):
         if key in document and "ros__parameters" in document[key]:
             return validate(flatten(document[key]["ros__parameters"]))

@@ -32,6 +32,7 @@ class NodeStats:
         self.lost: Counter[str] = Counter()
         self.processed = 0
         self.zero_stamps = 0
+        self.foreign_clock_stamps = 0  # frames whose stamp->publish latency is meaningless
         self.latency_ms: deque[float] = deque(maxlen=window)  # header stamp -> publish
         self.pipeline_ms: deque[float] = deque(maxlen=window)  # receipt -> publish
         self.stage_ms: dict[str, deque[float]] = {}
@@ -59,7 +60,12 @@ class NodeStats:
                         stages_ms: dict[str, float]) -> None:
         with self._lock:
             self.processed += 1
-            self.latency_ms.append(latency_ms)
+            # A stamp on another clock (a bag replayed without use_sim_time, sim time
+            # without /clock) would poison every percentile of the window, not only p50.
+            if abs(latency_ms) < STALE_STAMP_MS:
+                self.latency_ms.append(latency_ms)
+            else:
+                self.foreign_clock_stamps += 1
             self.pipeline_ms.append(pipeline_ms)
             for stage, value in stages_ms.items():
                 self.stage_ms.setdefault(stage, deque(maxlen=self.latency_ms.maxlen)).append(value)
@@ -86,8 +92,12 @@ class NodeStats:
         latency = self.latency_percentiles()
         p50, p95 = latency["latency stamp->publish"]
         receipt_p50, receipt_p95 = latency["latency receipt->publish"]
-        stamp_latency = f"p50 {p50:.1f} ms, p95 {p95:.1f} ms" if abs(p50) < STALE_STAMP_MS \
-            else "n/a (stamps are from another clock: a replayed bag without use_sim_time?)"
+        with self._lock:
+            foreign = self.foreign_clock_stamps
+        stamp_latency = "n/a" if not self.latency_ms else f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+        if foreign:
+            stamp_latency += (f" ({foreign} frame(s) left out: their stamps are from another "
+                              "clock, a replayed bag without use_sim_time?)")
         with self._lock:
             drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items()))
             return (f"{self.received[primary]} frames in, {self.processed} processed, "
