@@ -41,11 +41,15 @@ class ShutdownRequest:
 
 
 def spin_until_shutdown(node: Node, request: ShutdownRequest) -> None:
-    """Spin `node` until a stop signal (or rclpy shutdown), then return within one wake-up."""
+    """Spin `node` until a stop signal (or rclpy shutdown), then return within one wake-up.
+
+    An exception in a callback is raised here, after the executor has stopped.
+    """
     executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     stopping = threading.Event()
     waker = node.create_guard_condition(lambda: None)
+    failures: list[BaseException] = []
 
     def spin() -> None:
         try:
@@ -53,6 +57,8 @@ def spin_until_shutdown(node: Node, request: ShutdownRequest) -> None:
                 executor.spin_once()
         except ExternalShutdownException:
             pass
+        except BaseException as error:  # a callback's exception ends the node, as rclpy.spin
+            failures.append(error)
         finally:
             request.requested.set()  # an executor that dies must not leave main waiting
 
@@ -66,6 +72,8 @@ def spin_until_shutdown(node: Node, request: ShutdownRequest) -> None:
     spinner.join(timeout=1.0)
     executor.remove_node(node)
     node.destroy_guard_condition(waker)
+    if failures:
+        raise failures[0]
 
 
 def exit_promptly(code: int) -> NoReturn:
