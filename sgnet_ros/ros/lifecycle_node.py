@@ -29,8 +29,15 @@ from sgnet_ros.ros.node import (
     _interrupt,
     declare_parameters,
     spin_until_interrupted,
+    undeclared_overrides,
 )
-from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA, ParameterError, validate
+from sgnet_ros.ros.parameters import (
+    NODE_NAME,
+    SCHEMA,
+    ParameterError,
+    unknown_parameters_message,
+    validate,
+)
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
@@ -54,6 +61,8 @@ class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
         try:
             self.settings = validate({spec.name: self.get_parameter(spec.name).value
                                       for spec in SCHEMA})
+            if undeclared_overrides(self):  # a typo in the parameter file: named, refused
+                raise ParameterError(unknown_parameters_message(undeclared_overrides(self)))
             before = self._entities()
             self._load()  # may subscribe to TF (hha.gravity_source: tf)
             self._configured = [entity for entity in self._entities() if entity not in before]
