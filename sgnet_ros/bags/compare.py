@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sgnet_ros.bags.io import read_messages
-from sgnet_ros.pipeline.codec import decode_image
-from sgnet_ros.ros.messages import stamp_ns
+from sgnet_ros.bags.replay import label_images
 from sgnet_ros.training.metrics import ConfusionMatrix, per_class_iou
 
 LABELS_TOPIC = "/camera/segmentation/image"
@@ -31,18 +29,9 @@ class Agreement:
     pixel_agreement: float
 
 
-def _labels(bag: Path, topic: str) -> dict[int, np.ndarray]:
-    labels = {}
-    for message in read_messages(bag, [topic]):
-        msg = message.decode()
-        labels[stamp_ns(msg.header)] = decode_image(msg.encoding, msg.height, msg.width,
-                                                    msg.step, msg.is_bigendian, msg.data)
-    return labels
-
-
 def label_agreement(reference: Path, other: Path, topic: str = LABELS_TOPIC) -> Agreement:
     """mIoU and pixel agreement of `other`'s labels against `reference`'s, common stamps."""
-    ours, theirs = _labels(reference, topic), _labels(other, topic)
+    ours, theirs = label_images(reference, topic), label_images(other, topic)
     common = sorted(set(ours) & set(theirs))
     if not common:
         raise ValueError(f"{reference} and {other} share no stamp on {topic}")

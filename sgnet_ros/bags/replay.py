@@ -60,8 +60,9 @@ def synced_frames(bag: Path, topics: BagTopics,
             yield synced.stamp_ns, synced.items
 
 
-def ground_truth(bag: Path, topic: str | None) -> dict[int, np.ndarray]:
-    """stamp -> label image of the ground-truth topic (empty when absent)."""
+def label_images(bag: Path, topic: str | None) -> dict[int, np.ndarray]:
+    """stamp -> label image of a label topic: ground truth or the node's output (empty when
+    the bag has no such topic)."""
     if not topic or topic not in bag_topics(bag):
         return {}
     labels = {}
@@ -89,7 +90,7 @@ def replay_direct(args: argparse.Namespace, pipeline: SegmentationPipeline,
                   on_frame: FrameObserver | None = None) -> None:
     """Run every synced frame of the bag through the pipeline and write the outputs: the
     same topics the node publishes with the same settings, the latched label_info first."""
-    truth = ground_truth(args.bag, args.labels_topic)
+    truth = label_images(args.bag, args.labels_topic)
     confusion = ConfusionMatrix(pipeline.contract.num_classes) if truth else None
     msgs = rosbags_classes()
     cloud_ids = cloud_class_ids(settings["cloud_classes"], pipeline.contract.class_names)
