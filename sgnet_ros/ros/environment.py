@@ -16,6 +16,8 @@ import random
 import tempfile
 from pathlib import Path
 
+from sgnet_ros.ros.transport import PROFILE_VARIABLES, transport_environment
+
 # Domain ids 1..101 keep DDS ports inside Linux's default ephemeral-port gap.
 DOMAIN_RANGE = (1, 101)
 # One lock file per id; SGNET_ROS_DOMAIN_LOCK_DIR moves them (tests use a private folder).
@@ -57,10 +59,17 @@ def claim_domain_id() -> int:
 
 
 def isolated_ros_environment(domain_id: int | None = None,
-                             base: dict[str, str] | None = None) -> dict[str, str]:
-    """A copy of `base` (default: os.environ) confined to loopback and one claimed domain."""
+                             base: dict[str, str] | None = None,
+                             transport: str = "configured") -> dict[str, str]:
+    """A copy of `base` (default: os.environ) confined to loopback and one claimed domain.
+
+    `transport` (sgnet_ros.ros.transport.TRANSPORTS): `configured` = the shipped Fast DDS
+    profile for large messages, `default` = rmw_fastrtps's own loopback transports.
+    """
     env = dict(os.environ if base is None else base)
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    for variable in PROFILE_VARIABLES:
+        env.pop(variable, None)
+    env.update(transport_environment(transport))
     env["ROS_DOMAIN_ID"] = str(domain_id if domain_id is not None else claim_domain_id())
     if env.get("ROS_DISTRO") == "humble":  # Humble predates ROS_AUTOMATIC_DISCOVERY_RANGE
         env["ROS_LOCALHOST_ONLY"] = "1"
@@ -71,5 +80,7 @@ def isolated_ros_environment(domain_id: int | None = None,
 def isolate_this_process(domain_id: int | None = None) -> dict[str, str]:
     """Apply `isolated_ros_environment` to this process (before rclpy.init) and return it."""
     env = isolated_ros_environment(domain_id)
+    for variable in PROFILE_VARIABLES:
+        os.environ.pop(variable, None)
     os.environ.update(env)
     return env
