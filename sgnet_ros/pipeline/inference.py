@@ -52,6 +52,7 @@ class ProviderOptions:
     order: Sequence[str] = DEFAULT_ORDER
     tensorrt_cache_dir: str = ""
     tensorrt_fp16: bool = False
+    threads: int = 0  # ONNX Runtime intra-op threads; 0 = its own choice (one per core)
 
 
 @dataclass
@@ -133,6 +134,7 @@ class OnnxSegmenter:
         # Spinning worker threads burn the cores other nodes (and torch) need between frames;
         # on a shared 2-core machine turning it off halved the wall time.
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session_options.intra_op_num_threads = options.threads
         try:
             self.session = ort.InferenceSession(str(self.model_path), session_options,
                                                 providers=providers)

@@ -77,7 +77,8 @@ class PipelineConfig:
         return cls(
             providers=ProviderOptions(order=tuple(settings["providers"]),
                                       tensorrt_cache_dir=settings["tensorrt_cache_dir"],
-                                      tensorrt_fp16=settings["tensorrt_fp16"]),
+                                      tensorrt_fp16=settings["tensorrt_fp16"],
+                                      threads=settings.get("threads.onnx", 0)),
             io_binding=settings["io_binding"], device=settings["device"],
             outputs=OutputOptions(
                 resize=settings["resize"], overlay_alpha=settings["overlay_alpha"],
@@ -97,6 +98,21 @@ class PipelineResult:
     timings_ms: dict[str, float]
     K: np.ndarray  # the colour camera's K the outputs are aligned to
     spatial: torch.Tensor | None = None  # (C, h, w) network-size map in encoder units
+
+
+@dataclass
+class EncodedFrame:
+    """A frame between the stages: the inputs at camera and at network resolution."""
+
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    K: np.ndarray
+    rgb_t: torch.Tensor
+    depth_t: torch.Tensor
+    encoded: torch.Tensor  # (C, h, w) spatial map in encoder units
+    rgb_in: torch.Tensor
+    spatial_in: torch.Tensor
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class SegmentationPipeline:
@@ -160,38 +176,54 @@ class SegmentationPipeline:
         `info_size` (width, height) when that differs from the colour image. gravity (down,
         optical frame) and camera_height_m: this frame's, e.g. from TF (HHA only).
         """
+        frame = self.encode(rgb, depth_m, K, info_size, gravity, camera_height_m)
+        return self.finish(frame, self.infer(frame), cloud_classes, organized_cloud)
+
+    def _lap(self, frame: EncodedFrame, stage: str, started: float) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        frame.timings_ms[stage] = (time.perf_counter() - started) * 1000.0
+
+    def encode(self, rgb: np.ndarray, depth_m: np.ndarray, K: np.ndarray,
+               info_size: tuple[int, int] | None = None, gravity: np.ndarray | None = None,
+               camera_height_m: float | None = None) -> EncodedFrame:
+        """The first stage: frame checks, spatial encoding and normalised network inputs."""
+        started = time.perf_counter()
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise FrameError("bad_encoding", f"colour must be (H,W,3) uint8, got "
                                              f"{rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
         depth_m = depth_on_color_grid(depth_m, (height, width))
         K = intrinsics_for_image(K, info_size, (width, height))
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            now = time.perf_counter()
-            timings[stage] = (now - clock) * 1000.0
-            clock = now
-
         size = tuple(self.contract.input_size)
         rgb_t, depth_t = self._to_device(rgb), self._to_device(depth_m)
         encoded = self.encoder.encode(resize_depth(depth_t, size),
                                       network_intrinsics(K, (height, width), size),
                                       gravity=gravity, camera_height_m=camera_height_m)
-        spatial = normalise_spatial(encoded, self.contract)
-        rgb_in = normalise_rgb(resize_rgb(rgb_t, size), self.contract)
-        lap("spatial")
+        frame = EncodedFrame(rgb, depth_m, K, rgb_t, depth_t, encoded,
+                             normalise_rgb(resize_rgb(rgb_t, size), self.contract),
+                             normalise_spatial(encoded, self.contract))
+        self._lap(frame, "spatial", started)
+        return frame
+
+    def infer(self, frame: EncodedFrame) -> torch.Tensor:
+        """The second stage: the network on the encoded frame."""
+        started = time.perf_counter()
         target = self.segmenter.device
-        network_output = self.segmenter.run(rgb_in[None].to(target), spatial[None].to(target))
-        lap("inference")
+        output = self.segmenter.run(frame.rgb_in[None].to(target),
+                                    frame.spatial_in[None].to(target))
+        self._lap(frame, "inference", started)
+        return output
+
+    def finish(self, frame: EncodedFrame, network_output: torch.Tensor,
+               cloud_classes: Iterable[int] = (), organized_cloud: bool = True) -> PipelineResult:
+        """The third stage: labels, overlay and clouds at camera resolution."""
+        started = time.perf_counter()
         # On CUDA the frame is already there: labels and clouds are made on the GPU too.
-        on_device = (rgb_t, depth_t) if self.device.type == "cuda" else None
-        outputs = self.outputs.build(network_output, rgb, depth_m, K,
+        on_device = (frame.rgb_t, frame.depth_t) if self.device.type == "cuda" else None
+        outputs = self.outputs.build(network_output, frame.rgb, frame.depth_m, frame.K,
                                      cloud_classes=cloud_classes, organized_cloud=organized_cloud,
                                      frame_on_device=on_device)
-        lap("outputs")
-        return PipelineResult(outputs=outputs, timings_ms=timings, K=K, spatial=encoded)
+        self._lap(frame, "outputs", started)
+        return PipelineResult(outputs=outputs, timings_ms=frame.timings_ms, K=frame.K,
+                              spatial=frame.encoded)

@@ -130,6 +130,18 @@ SCHEMA: tuple[ParameterSpec, ...] = (
           minimum=0.01, maximum=100.0),
     _spec("diagnostics_period", "float", 1.0, "Seconds between /diagnostics messages.",
           minimum=0.1, maximum=60.0),
+    # Real time (ros/node.py, pipeline/staged.py).
+    _spec("pipelined", "bool", True,
+          "Overlap three stages across frames (decode+encode | inference | outputs+publish), "
+          "one thread each, newest frame wins at each hand-over; false = one worker in turn."),
+    _spec("threads.torch", "int", 1,
+          "torch intra-op threads (spatial encoding, outputs); 0 = torch's own choice (one "
+          "per core). 1 measured best on 2 cores with pipelined; raise it on 8+ cores.",
+          minimum=0, maximum=256),
+    _spec("threads.onnx", "int", 1,
+          "ONNX Runtime intra-op threads on the CPU provider; 0 = its own choice (one per "
+          "core). 1 measured best on 2 cores with pipelined; raise it on 8+ cores.",
+          minimum=0, maximum=256),
     # Camera geometry (pipeline/geometry.py).
     _spec("rectify", "bool", False,
           "Undistort and rectify colour (bilinear) and depth (nearest) with OpenCV from the "

@@ -1,0 +1,115 @@
+"""Frames through a chain of stages, one thread each, newest frame wins at every hand-over.
+
+On 2 cores one thread doing decode, encoding, inference and outputs in turn left each core
+idle half the time; three stages that overlap across frames (decode+encode | inference |
+outputs+publish) keep both busy. Every hand-over is a single slot: a frame arriving while
+the previous one still waits replaces it (the waiting one is reported as superseded), so
+under overload latency stays flat and the newest frame goes through. A stage returns the
+item for the next stage, or None when it ended the frame itself (dropped, counted by it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Stage = tuple[str, Callable[[Any], Any]]
+
+
+class _Slot:
+    """One waiting item and when it was put there."""
+
+    def __init__(self) -> None:
+        self.item: Any = None
+        self.since = 0.0
+        self.full = False
+
+
+class StagedWorker:
+    """Runs `stages` on threads of their own; `submit` feeds the first one.
+
+    on_superseded(stage): a waiting frame in front of `stage` was replaced by a newer one.
+    thread_setup(stage): called once on each stage's thread before its first frame.
+    """
+
+    def __init__(self, stages: Sequence[Stage], on_superseded: Callable[[str], None],
+                 thread_setup: Callable[[str], None] | None = None, window: int = 300) -> None:
+        if not stages:
+            raise ValueError("a staged worker needs at least one stage")
+        self.stage_names = tuple(name for name, _ in stages)
+        self._stages = list(stages)
+        self._on_superseded = on_superseded
+        self._thread_setup = thread_setup
+        self._condition = threading.Condition()
+        self._slots = [_Slot() for _ in stages]
+        self._busy = [False] * len(stages)
+        self._running = True
+        self.queue_wait_ms: dict[str, deque[float]] = {
+            name: deque(maxlen=window) for name in self.stage_names}
+        self._threads = [threading.Thread(target=self._run, args=(index,), daemon=True,
+                                          name=f"sgnet_stage_{name}")
+                         for index, name in enumerate(self.stage_names)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, item: Any) -> None:
+        """Hand a frame to the first stage (replacing one that still waits there)."""
+        self._put(0, item)
+
+    @property
+    def in_flight(self) -> int:
+        """Frames waiting in a slot or inside a stage: neither processed nor dropped yet."""
+        with self._condition:
+            return sum(slot.full for slot in self._slots) + sum(self._busy)
+
+    def queue_waits(self) -> dict[str, list[float]]:
+        """Recent waits (ms) of frames in front of each stage, copied under the lock."""
+        with self._condition:
+            return {name: list(waits) for name, waits in self.queue_wait_ms.items()}
+
+    def _put(self, index: int, item: Any, done_stage: int | None = None) -> None:
+        """Fill slot `index`; `done_stage` leaves its stage in the same step, so a frame is
+        never counted twice (or not at all) by `in_flight`."""
+        with self._condition:
+            replaced = False
+            if item is not None and index < len(self._slots):
+                slot = self._slots[index]
+                replaced = slot.full
+                slot.item, slot.since, slot.full = item, time.perf_counter(), True
+            if done_stage is not None:
+                self._busy[done_stage] = False
+            self._condition.notify_all()
+        if replaced:
+            self._on_superseded(self.stage_names[index])
+
+    def _run(self, index: int) -> None:
+        name, work = self._stages[index]
+        if self._thread_setup is not None:
+            self._thread_setup(name)
+        slot = self._slots[index]
+        while True:
+            with self._condition:
+                while not slot.full and self._running:
+                    self._condition.wait()
+                if not self._running:
+                    return
+                item, since = slot.item, slot.since
+                slot.item, slot.full = None, False
+                self._busy[index] = True
+                self.queue_wait_ms[name].append((time.perf_counter() - since) * 1000.0)
+            result = None
+            try:
+                result = work(item)
+            finally:
+                self._put(index + 1, result, done_stage=index)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop every stage after the frame it is working on."""
+        with self._condition:
+            self._running = False
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
