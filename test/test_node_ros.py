@@ -184,7 +184,8 @@ def settled_counters(harness, timeout=20.0) -> dict[str, int]:
         values = dict(harness.diagnostics)
         return {"received": int(values.get("frames received", -1)),
                 "processed": int(values.get("frames processed", 0)),
-                "pending": int(values.get("frames pending sync", 0)),
+                "pending": int(values.get("frames pending sync", 0))
+                + int(values.get("frames in pipeline", 0)),
                 "dropped": sum(int(v) for k, v in values.items() if k.startswith("dropped ")),
                 "superseded": int(values.get("dropped superseded", 0))}
     deadline = time.monotonic() + timeout

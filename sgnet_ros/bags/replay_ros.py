@@ -185,8 +185,10 @@ def ledger_balanced(diagnostics: dict[str, str]) -> bool:
     if "frames received" not in diagnostics:
         return False
     dropped = sum(int(v) for k, v in diagnostics.items() if k.startswith("dropped "))
-    return int(diagnostics["frames processed"]) + dropped + \
-        int(diagnostics["frames pending sync"]) == int(diagnostics["frames received"])
+    pending = int(diagnostics["frames pending sync"]) + \
+        int(diagnostics.get("frames in pipeline", 0))
+    return int(diagnostics["frames processed"]) + dropped + pending == \
+        int(diagnostics["frames received"])
 
 
 def _drain(executor, recorder, node: subprocess.Popen) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sgnet_ros.ros.dds_profile import TRANSPORTS
 from sgnet_ros.ros.environment import isolated_ros_environment
-from sgnet_ros.ros.transport import TRANSPORTS
 
 TOPIC = "transport_check"
 LAYERED = "layered"  # LOCALHOST plus the profile: rmw_fastrtps adds its transports on top

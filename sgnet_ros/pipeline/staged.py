@@ -106,10 +106,18 @@ class StagedWorker:
             finally:
                 self._put(index + 1, result, done_stage=index)
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop every stage after the frame it is working on."""
+    @property
+    def running(self) -> bool:
+        """False once `stop` was called: a stage should not publish what it finishes then."""
+        return self._running
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Stop every stage after the frame it is working on, waiting at most `timeout_s` in
+        all; True when every stage thread has ended."""
         with self._condition:
             self._running = False
             self._condition.notify_all()
+        deadline = time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(timeout=timeout_s)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)

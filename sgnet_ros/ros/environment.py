@@ -16,7 +16,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from sgnet_ros.ros.transport import PROFILE_VARIABLES, transport_environment
+from sgnet_ros.ros.dds_profile import PROFILE_VARIABLES, transport_environment
 
 # Domain ids 1..101 keep DDS ports inside Linux's default ephemeral-port gap.
 DOMAIN_RANGE = (1, 101)
@@ -63,7 +63,7 @@ def isolated_ros_environment(domain_id: int | None = None,
                              transport: str = "configured") -> dict[str, str]:
     """A copy of `base` (default: os.environ) confined to loopback and one claimed domain.
 
-    `transport` (sgnet_ros.ros.transport.TRANSPORTS): `configured` = the shipped Fast DDS
+    `transport` (sgnet_ros.ros.dds_profile.TRANSPORTS): `configured` = the shipped Fast DDS
     profile for large messages, `default` = rmw_fastrtps's own loopback transports.
     """
     env = dict(os.environ if base is None else base)

@@ -37,10 +37,9 @@ from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
 from sgnet_ros.pipeline.spatial.encoding import spatial_image
 from sgnet_ros.pipeline.sync import NewestSynchronizer
 from sgnet_ros.ros.frame_checks import FrameChecks
+from sgnet_ros.ros.frame_stages import FrameJob, FrameStages, apply_thread_budget
 from sgnet_ros.ros.input_watch import InputWatch
 from sgnet_ros.ros.messages import (
-    decode_color,
-    decode_depth,
     label_info_json,
     label_info_msg,
     rclpy_classes,
@@ -57,7 +56,7 @@ from sgnet_ros.ros.parameters import (
     validate,
 )
 from sgnet_ros.ros.shutdown import ShutdownRequest, exit_promptly, spin_until_shutdown
-from sgnet_ros.ros.stats import NodeStats
+from sgnet_ros.ros.stats import NodeStats, percentiles
 from sgnet_ros.ros.tf_gravity import gravity_from_settings
 from sgnet_ros.ros.transports import InputTopic, candidate_topics, mismatch, publisher_types
 
@@ -140,6 +139,7 @@ class SegmentationNode(Node):
     # --- set-up -------------------------------------------------------------------------
     def _load(self) -> None:
         """Everything that needs no topic: model, state, warm-up (a lifecycle `configure`)."""
+        apply_thread_budget(self.settings["threads.torch"])
         with heartbeat(self.get_logger(), "loading the model"):
             self.pipeline = SegmentationPipeline.from_model_path(
                 self.settings["model_path"] or None, PipelineConfig.from_settings(self.settings))
@@ -168,12 +168,9 @@ class SegmentationNode(Node):
             self._warm_up()
 
     def _start_worker(self) -> None:
-        self._slot: tuple[Any, float] | None = None
         self._memory = MemoryReleaser()
-        self._slot_ready = threading.Condition()
-        self._running = True
-        self._worker = threading.Thread(target=self._work, name="sgnet_worker", daemon=True)
-        self._worker.start()
+        self._worker = FrameStages(self, RGB, DEPTH, INFO).worker(
+            self.settings["pipelined"], self.settings["threads.torch"])
 
     def _log_ready(self, what: str, started: float) -> None:
         contract = self.pipeline.contract
@@ -331,22 +328,7 @@ class SegmentationNode(Node):
         if synced is None:
             return
         self.stats.last_synced = time.monotonic()
-        with self._slot_ready:
-            if self._slot is not None:
-                self.stats.count_drop("superseded")
-            self._slot = (synced, time.perf_counter())
-            self._slot_ready.notify()
-
-    def _work(self) -> None:
-        while True:
-            with self._slot_ready:
-                while self._slot is None and self._running:
-                    self._slot_ready.wait()
-                if not self._running:
-                    return
-                synced, received = self._slot
-                self._slot = None
-            self._process(synced.items, received)
+        self._worker.submit(FrameJob(synced.items, time.perf_counter()))
 
     def _watch_inputs(self) -> None:
         """Log (throttled) which input keeps sets from syncing; diagnostics say it too."""
@@ -362,48 +344,6 @@ class SegmentationNode(Node):
         if now - self._log_times.get(key, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
             self._log_times[key] = now
             self.get_logger().warning(message)
-
-    def _process(self, items: dict[str, Any], received: float) -> None:
-        rgb_msg, depth_msg, info_msg = items[RGB], items[DEPTH], items[INFO]
-        try:
-            camera = self.frames.camera(info_msg)  # K checked before any work
-            self._check_frames(rgb_msg, depth_msg)
-            rgb = self._decode(decode_color, rgb_msg, RGB)
-            depth = self._decode(decode_depth, depth_msg, DEPTH)
-            rgb, depth, camera = self.frames.prepare(rgb, depth, camera)
-            gravity, height = self.gravity_from_tf.for_image(
-                rgb_msg.header.frame_id, stamp_ns(rgb_msg.header)) \
-                if self.gravity_from_tf else (None, None)
-            wanted = [i for i, pub in self.class_pubs.items() if pub.get_subscription_count()]
-            organized = self.points_pub is not None and self.points_pub.get_subscription_count()
-            result = self.pipeline.process(rgb, depth, camera.intrinsics(), None, wanted,
-                                           bool(organized), gravity=gravity,
-                                           camera_height_m=height)
-        except FrameError as error:
-            self.stats.count_drop(error.reason)
-            self._warn(error.log_key, f"frame dropped: {error}")
-            return
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            self.stats.count_drop("gpu_out_of_memory")
-            self._warn("oom", "frame dropped: GPU out of memory (another process on the GPU?)")
-            return
-        except Exception as error:  # the node must outlive any single bad frame
-            if "out of memory" in str(error).lower() or "failed to allocate" in str(error).lower():
-                self.stats.count_drop("gpu_out_of_memory")  # ONNX Runtime's CUDA allocator
-                self._warn("oom", f"frame dropped: GPU out of memory in ONNX Runtime: {error}")
-                return
-            self.stats.count_drop("error")
-            self._warn("error", f"frame dropped: {type(error).__name__}: {error}")
-            return
-        if not self._running:  # shutting down: the publishers are about to go
-            self.stats.count_drop("shutdown")
-            return
-        self._publish(rgb_msg, camera, result)
-        self._memory.after_frame(rgb.shape[0] * rgb.shape[1])
-        latency = (self.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6
-        pipeline_ms = (time.perf_counter() - received) * 1000.0
-        self.stats.count_processed(latency, pipeline_ms, result.timings_ms)
 
     def _decode(self, decoder, msg: Any, topic: str):
         try:
@@ -468,6 +408,7 @@ class SegmentationNode(Node):
             "frames received": stats.received[RGB], "frames synced": self._sync.stats.synced,
             "frames processed": stats.processed,
             "frames pending sync": self._sync.pending,
+            "frames in pipeline": self._worker.in_flight,
             **{f"dropped {reason}": n for reason, n in sorted(stats.dropped.items())},
             "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
             "stamps on another clock": stats.foreign_clock_stamps,
@@ -485,7 +426,9 @@ class SegmentationNode(Node):
             **{f"input type mismatch {name}": line
                for name, line in self._type_mismatches.items()},
         }
-        for name, (p50, p95) in stats.latency_percentiles().items():
+        waits = {f"queue {stage}": tuple(percentiles(w))
+                 for stage, w in self._worker.queue_waits().items()}
+        for name, (p50, p95) in {**stats.latency_percentiles(), **waits}.items():
             values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95
         if self.pipeline.device.type == "cuda":
             values["gpu memory (MiB)"] = torch.cuda.max_memory_allocated() / 2**20
@@ -509,13 +452,10 @@ class SegmentationNode(Node):
         """Stop the worker and log the one-line account of the run.
 
         A frame in flight is not waited for beyond a moment: it is not published (see
-        _process), and the account must come within a second of the signal.
+        FrameStages.outputs), and the account must come within a second of the signal.
         """
-        with self._slot_ready:
-            self._running = False
-            self._slot_ready.notify()
-        self._worker.join(timeout=0.5)
-        in_flight = "; a frame in flight left unpublished" if self._worker.is_alive() else ""
+        stopped = self._worker.stop(timeout_s=0.5)
+        in_flight = "" if stopped else "; a frame in flight left unpublished"
         self.get_logger().info(f"summary: {self.stats.summary(RGB)}{in_flight}")
 
 
