@@ -2,8 +2,8 @@
 
     python -m sgnet_ros.benchmarks.transport_check --pairs 100 --transport configured
 
-Each pair is a fresh publisher process and a fresh subscriber process in a domain of their
-own (loopback only); the publisher sends a 6 MB cloud-sized message every 33 ms, the
+Each pair is a fresh publisher process and a fresh subscriber process (loopback only, in
+the domain this run claimed; pairs run one after the other); the publisher sends a 6 MB cloud-sized message every 33 ms, the
 subscriber counts what arrives within `--timeout` s and its stamp->arrival latency. A pair
 is connected when its subscriber received `--messages` messages. Prints a table and writes
 JSON; exits 1 unless every pair connected.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sgnet_ros.ros.dds_profile import TRANSPORTS
-from sgnet_ros.ros.environment import isolated_ros_environment
+from sgnet_ros.ros.environment import claim_domain_id, isolated_ros_environment
 
 TOPIC = "transport_check"
 LAYERED = "layered"  # LOCALHOST plus the profile: rmw_fastrtps adds its transports on top
@@ -75,18 +75,19 @@ def _subscribe(messages: int, timeout_s: float) -> None:
     rclpy.try_shutdown()
 
 
-def pair_environment(transport: str) -> dict[str, str]:
-    """The child environment of one pair: its own domain, loopback, the transport asked for."""
+def pair_environment(transport: str, domain_id: int) -> dict[str, str]:
+    """The children's environment: the loop's domain, loopback, the transport asked for."""
     if transport == LAYERED:
-        env = isolated_ros_environment(transport="configured")
+        env = isolated_ros_environment(domain_id, transport="configured")
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         return env
-    return isolated_ros_environment(transport=transport)
+    return isolated_ros_environment(domain_id, transport=transport)
 
 
-def run_pair(transport: str, size_bytes: int, messages: int, timeout_s: float) -> dict:
+def run_pair(transport: str, domain_id: int, size_bytes: int, messages: int,
+             timeout_s: float) -> dict:
     """One publisher and one subscriber process; the subscriber's account of the pair."""
-    env = pair_environment(transport)
+    env = pair_environment(transport, domain_id)
     module = [sys.executable, "-m", "sgnet_ros.benchmarks.transport_check"]
     publisher = subprocess.Popen(
         module + ["--role", "publish", "--size", str(size_bytes), "--duration",
@@ -123,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         _subscribe(args.messages, args.timeout)
         return 0
     results = []
+    domain_id = claim_domain_id()  # pairs run one after the other: one domain for the loop
     for index in range(args.pairs):
-        result = run_pair(args.transport, args.size, args.messages, args.timeout)
+        result = run_pair(args.transport, domain_id, args.size, args.messages, args.timeout)
         results.append(result)
         state = "connected" if result["received"] >= args.messages else "NOT CONNECTED"
         print(f"pair {index + 1}/{args.pairs}: {state}, {result['received']} messages, "

@@ -55,9 +55,21 @@ class StagedWorker:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, item: Any) -> None:
-        """Hand a frame to the first stage (replacing one that still waits there)."""
+    def submit(self, item: Any, wait: bool = False) -> None:
+        """Hand a frame to the first stage, replacing one that still waits there; `wait`
+        first waits for that slot to empty (offline throughput runs that drop nothing)."""
+        if wait:
+            with self._condition:
+                while self._slots[0].full and self._running:
+                    self._condition.wait()
         self._put(0, item)
+
+    def wait_idle(self) -> None:
+        """Block until no frame is waiting or in a stage."""
+        with self._condition:
+            while self._running and (any(slot.full for slot in self._slots)
+                                     or any(self._busy)):
+                self._condition.wait()
 
     @property
     def in_flight(self) -> int:
@@ -99,6 +111,7 @@ class StagedWorker:
                 item, since = slot.item, slot.since
                 slot.item, slot.full = None, False
                 self._busy[index] = True
+                self._condition.notify_all()  # a waiting submit may fill the slot again
                 self.queue_wait_ms[name].append((time.perf_counter() - since) * 1000.0)
             result = None
             try:

@@ -319,7 +319,8 @@ class SegmentationNode(Node):
 
     # --- input ----------------------------------------------------------------------------
     def _on_message(self, stream: str, msg: Any) -> None:
-        self.stats.count_received(stream)
+        self.stats.count_received(stream, (self.get_clock().now().nanoseconds - stamp_ns(
+            msg.header)) / 1e6 if stream == RGB else None)
         self._input_watch.arrived(stream, stamp_ns(msg.header))
         with self._sync_lock:
             before = self._sync.stats.unsynced

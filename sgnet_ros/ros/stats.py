@@ -35,15 +35,19 @@ class NodeStats:
         self.foreign_clock_stamps = 0  # frames whose stamp->publish latency is meaningless
         self.latency_ms: deque[float] = deque(maxlen=window)  # header stamp -> publish
         self.pipeline_ms: deque[float] = deque(maxlen=window)  # receipt -> publish
+        self.transport_in_ms: deque[float] = deque(maxlen=window)  # header stamp -> receipt
         self.stage_ms: dict[str, deque[float]] = {}
         self.last_received: dict[str, float] = {}
         self.last_synced = time.monotonic()
         self._rate_marks: dict[str, tuple[float, int]] = {}
 
-    def count_received(self, stream: str) -> None:
+    def count_received(self, stream: str, transport_ms: float | None = None) -> None:
+        """A message arrived; transport_ms: its header stamp -> this callback (colour only)."""
         with self._lock:
             self.received[stream] += 1
             self.last_received[stream] = time.monotonic()
+            if transport_ms is not None:
+                self.transport_in_ms.append(transport_ms)
 
     def count_lost(self, stream: str, messages: int) -> None:
         """Messages the middleware lost before the node saw them (they were never received)."""
@@ -75,6 +79,7 @@ class NodeStats:
         with self._lock:
             windows = {"latency stamp->publish": list(self.latency_ms),
                        "latency receipt->publish": list(self.pipeline_ms),
+                       "latency stamp->receipt": list(self.transport_in_ms),
                        **{f"stage {stage}": list(w) for stage, w in self.stage_ms.items()}}
         return {name: tuple(percentiles(window)) for name, window in windows.items()}
 
