@@ -3,10 +3,10 @@
     python -m sgnet_ros.benchmarks.transport_check --pairs 100 --transport configured
 
 Each pair is a fresh publisher process and a fresh subscriber process (loopback only, in
-the domain this run claimed; pairs run one after the other); the publisher sends a 6 MB cloud-sized message every 33 ms, the
-subscriber counts what arrives within `--timeout` s and its stamp->arrival latency. A pair
-is connected when its subscriber received `--messages` messages. Prints a table and writes
-JSON; exits 1 unless every pair connected.
+the domain this run claimed; pairs run one after the other); the publisher sends a 6 MB
+cloud-sized message every 33 ms, the subscriber counts what arrives within `--timeout` s
+and its stamp->arrival latency. A pair is connected when its subscriber received
+`--messages` messages. Prints a table and writes JSON; exits 1 unless every pair connected.
 """
 
 from __future__ import annotations
