@@ -1,0 +1,404 @@
+"""`sgnet-bench-latency`: the node through real ROS topics at camera rate, every design in one run.
+
+    python -m sgnet_ros.benchmarks.latency_benchmark --duration 30 --readme README.md
+
+For each configuration (serial vs pipelined node, rmw_fastrtps's default loopback transport
+vs the shipped Fast DDS profile, with and without a subscriber to the organized cloud) it
+starts the node, a recorder and a player as three processes in a loopback domain of their
+own. The player loops the sample bag's 640x480 frames at 30 Hz with each header stamp
+rewritten to the wall time of publishing; the recorder measures stamp -> arrival of every
+label image and keeps the node's last diagnostics (stamp -> receipt, per-stage queue waits
+and times, stamp -> publish, the ledger). The direct section runs the same frames through
+the pipeline in this process, serial vs three overlapping stages, as fast as they go. The
+first `--settle` seconds of each run are left out. Writes latency.{json,md} and, with
+--readme, the README's `latency` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sgnet_ros.benchmarks.pipeline_benchmark import hardware
+from sgnet_ros.benchmarks.readme_sections import replace_section
+
+NAMESPACE = "/camera"
+START_TIMEOUT_S = 180.0
+TARGETS = {"rate_hz": 25.0, "p50_ms": 80.0, "p95_ms": 120.0, "max_ms": 250.0,
+           "direct_speedup": 1.6}
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One row: the node's design, the transport and whether a cloud subscriber listens."""
+
+    name: str
+    pipelined: bool
+    transport: str
+    cloud_subscriber: bool
+
+    def node_parameters(self) -> list[str]:
+        # The serial design as it was: one worker, torch and ONNX Runtime at their defaults.
+        threads = ["threads.torch:=1", "threads.onnx:=1"] if self.pipelined \
+            else ["threads.torch:=0", "threads.onnx:=0"]
+        return [f"pipelined:={str(self.pipelined).lower()}", *threads]
+
+
+CONFIGURATIONS = (
+    Configuration("serial, default transport", False, "default", False),
+    Configuration("serial, configured transport", False, "configured", False),
+    Configuration("pipelined, default transport", True, "default", False),
+    Configuration("pipelined, configured transport", True, "configured", False),
+    Configuration("pipelined, configured transport, cloud subscriber", True, "configured", True),
+    Configuration("serial, default transport, cloud subscriber", False, "default", True),
+)
+
+
+# --- the player ---------------------------------------------------------------------------
+def _play(bag: str, rate_hz: float, duration_s: float) -> None:
+    """Loop the bag's RGB-D frames at `rate_hz`, stamps rewritten to the publish time."""
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from sgnet_ros.bags.io import DEFAULT_TOPICS, read_messages
+
+    topics = DEFAULT_TOPICS
+    classes = {topics.rgb: Image, topics.depth: Image, topics.camera_info: CameraInfo}
+    frames: dict[str, list] = {topic: [] for topic in classes}
+    for message in read_messages(bag, list(classes)):
+        frames[message.topic].append(deserialize_message(message.data, classes[message.topic]))
+    count = min(len(f) for f in frames.values())
+    rclpy.init()
+    node = rclpy.create_node("sgnet_latency_player")
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    publishers = {topic: node.create_publisher(cls, topic, qos) for topic, cls in classes.items()}
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and not all(
+            p.get_subscription_count() for p in publishers.values()):
+        time.sleep(0.05)
+    period_ns = int(1e9 / rate_hz)
+    start = time.time_ns() + 100_000_000
+    index = sent = 0
+    while True:
+        due = start + index * period_ns
+        if due - start > duration_s * 1e9:
+            break
+        delay = (due - time.time_ns()) / 1e9
+        if delay > 0:
+            time.sleep(delay)
+        stamp = node.get_clock().now().to_msg()
+        for topic, publisher in publishers.items():
+            msg = frames[topic][index % count]
+            msg.header.stamp = stamp
+            publisher.publish(msg)
+        sent += 1
+        index += 1
+    print(json.dumps({"sent": sent, "start_ns": start, "end_ns": time.time_ns()}), flush=True)
+    time.sleep(0.5)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+# --- the recorder -------------------------------------------------------------------------
+def _record(cloud_subscriber: bool) -> None:
+    """Label image arrivals (stamp, arrival ns) and the node's diagnostics until stdin closes."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image, PointCloud2
+
+    rclpy.init()
+    node = rclpy.create_node("sgnet_latency_recorder")
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    arrivals: list[tuple[int, int]] = []
+    clouds: list[int] = []
+    diagnostics: dict[str, str] = {}
+
+    def stamp(msg) -> int:
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+    def on_labels(msg: Image) -> None:
+        arrivals.append((stamp(msg), time.time_ns()))
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "segmentation" in status.name:
+                diagnostics.clear()
+                diagnostics.update({kv.key: kv.value for kv in status.values})
+
+    labels = node.create_subscription(Image, f"{NAMESPACE}/segmentation/image", on_labels, qos)
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    if cloud_subscriber:
+        node.create_subscription(PointCloud2, f"{NAMESPACE}/points",
+                                 lambda msg: clouds.append(stamp(msg)), qos)
+    announced = False
+    while True:
+        rclpy.spin_once(node, timeout_sec=0.02)
+        if not announced and labels.get_publisher_count():
+            print("ready", flush=True)
+            announced = True
+        if select.select([sys.stdin], [], [], 0)[0] and not sys.stdin.readline():
+            break
+    print(json.dumps({"arrivals": arrivals, "clouds": len(clouds),
+                      "diagnostics": diagnostics}), flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+# --- one configuration ----------------------------------------------------------------------
+def _module(role: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "sgnet_ros.benchmarks.latency_benchmark", "--role", role,
+            *extra]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_configuration(config: Configuration, bag: str, model: Path, duration_s: float,
+                      rate_hz: float, settle_s: float, logs: Path) -> dict:
+    """Node, recorder and player for one configuration; the row's numbers."""
+    from sgnet_ros.ros.environment import isolated_ros_environment
+
+    env = isolated_ros_environment(transport=config.transport)
+    logs.mkdir(parents=True, exist_ok=True)
+    slug = config.name.replace(", ", "_").replace(" ", "_")
+    node_log = logs / f"{slug}.node.log"
+    params = [arg for p in config.node_parameters() for arg in ("-p", p)]
+    with open(node_log, "w") as log:
+        node = subprocess.Popen(
+            [sys.executable, "-m", "sgnet_ros.ros.node", "--ros-args", "-r",
+             f"__ns:={NAMESPACE}", "-p", f"model_path:={model}", "-p",
+             "label_info_format:=json", "-r", "rgb/image_rect_color:=/camera/rgb/image_rect_color",
+             "-r", "depth_registered/image_rect:=/camera/depth_registered/image_rect",
+             "-r", "rgb/camera_info:=/camera/rgb/camera_info", *params],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    recorder = subprocess.Popen(_module("record", *(["--cloud-subscriber"]
+                                                    if config.cloud_subscriber else [])),
+                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "ready in" not in node_log.read_text():
+            if node.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{config.name}: the node did not come up; see {node_log}")
+            time.sleep(0.2)
+        if recorder.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{config.name}: the recorder never matched the node")
+        player = subprocess.run(_module("play", "--bag", bag, "--rate", str(rate_hz),
+                                        "--duration", str(duration_s)),
+                                env=env, capture_output=True, text=True,
+                                timeout=duration_s + 120)
+        played = json.loads([line for line in player.stdout.splitlines()
+                             if line.startswith("{")][-1])
+        time.sleep(2.5)  # the last frames and one more diagnostics message
+        recorded_text, _ = recorder.communicate(input="", timeout=30)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+        _stop(node)
+    recorded = json.loads([line for line in recorded_text.splitlines()
+                           if line.startswith("{")][-1])
+    return summarise(config, played, recorded, settle_s)
+
+
+def summarise(config: Configuration, played: dict, recorded: dict, settle_s: float) -> dict:
+    """Rate and stamp->arrival percentiles after the settling time, plus the node's segments."""
+    window_start = played["start_ns"] + settle_s * 1e9
+    window_end = played["end_ns"]
+    latencies = [(arrival - stamp) / 1e6 for stamp, arrival in recorded["arrivals"]
+                 if window_start <= stamp <= window_end]
+    seconds = (window_end - window_start) / 1e9
+    p50, p95, p99 = np.percentile(latencies, (50, 95, 99)) if latencies else (np.nan,) * 3
+    diagnostics = recorded["diagnostics"]
+
+    def value(key: str) -> float:
+        return float(diagnostics.get(key, "nan"))
+
+    segments = {name: value(f"{name} p50 (ms)") for name in (
+        "latency stamp->receipt", "queue decode", "queue inference", "queue outputs",
+        "queue serial", "stage spatial", "stage inference", "stage outputs",
+        "latency stamp->publish")}
+    return {"configuration": config.name, "pipelined": config.pipelined,
+            "transport": config.transport, "cloud_subscriber": config.cloud_subscriber,
+            "sent": played["sent"], "rate_hz": len(latencies) / seconds if seconds > 0 else 0.0,
+            "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
+            "max_ms": float(max(latencies, default=np.nan)),
+            "publish_p95_ms": value("latency stamp->publish p95 (ms)"),
+            "segments_p50_ms": segments,
+            "ledger": {key: diagnostics.get(key) for key in diagnostics
+                       if key.startswith(("frames ", "dropped "))}}
+
+
+# --- direct mode ------------------------------------------------------------------------------
+def direct_throughput(bag: str, model: Path, frames: int) -> dict:
+    """Frames per second through the pipeline in this process: serial (torch and ONNX Runtime
+    at their default threads, as before) vs the three stages at one thread each."""
+    import torch
+
+    from sgnet_ros.bags.io import DEFAULT_TOPICS, read_messages
+    from sgnet_ros.pipeline.inference import ProviderOptions
+    from sgnet_ros.pipeline.pipeline import PipelineConfig, SegmentationPipeline
+    from sgnet_ros.pipeline.staged import StagedWorker
+    from sgnet_ros.ros.messages import decode_color, decode_depth
+
+    topics = DEFAULT_TOPICS
+    messages: dict[str, list] = {topics.rgb: [], topics.depth: [], topics.camera_info: []}
+    for message in read_messages(bag, list(messages)):
+        messages[message.topic].append(message.decode())
+    count = min(len(m) for m in messages.values())
+    inputs = [(decode_color(messages[topics.rgb][i]), decode_depth(messages[topics.depth][i]),
+               np.asarray(messages[topics.camera_info][i].k, dtype=float).reshape(3, 3))
+              for i in range(count)]
+    default_threads = torch.get_num_threads()
+
+    def pipeline(threads: int) -> SegmentationPipeline:
+        config = PipelineConfig(providers=ProviderOptions(order=("cpu",), threads=threads),
+                                device="cpu")
+        built = SegmentationPipeline.from_model_path(model, config)
+        for rgb, depth, K in inputs[:2]:
+            built.process(rgb, depth, K)
+        return built
+
+    serial = pipeline(0)
+    torch.set_num_threads(default_threads)
+    started = time.perf_counter()
+    for index in range(frames):
+        rgb, depth, K = inputs[index % count]
+        serial.process(rgb, depth, K, cloud_classes=range(serial.contract.num_classes))
+    serial_hz = frames / (time.perf_counter() - started)
+
+    staged = pipeline(1)
+    torch.set_num_threads(1)
+    classes = range(staged.contract.num_classes)
+    worker = StagedWorker(
+        [("decode", lambda item: staged.encode(*item)),
+         ("inference", lambda frame: (frame, staged.infer(frame))),
+         ("outputs", lambda pair: staged.finish(*pair, cloud_classes=classes))],
+        on_superseded=lambda stage: None,
+        thread_setup=lambda stage: torch.set_num_threads(1))
+    started = time.perf_counter()
+    for index in range(frames):
+        worker.submit(inputs[index % count], wait=True)
+    worker.wait_idle()
+    pipelined_hz = frames / (time.perf_counter() - started)
+    worker.stop()
+    torch.set_num_threads(default_threads)
+    return {"frames": frames, "serial_hz": serial_hz, "pipelined_hz": pipelined_hz,
+            "speedup": pipelined_hz / serial_hz}
+
+
+# --- report ---------------------------------------------------------------------------------
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def markdown(result: dict) -> str:
+    """The README section: hardware, the ROS table, the direct row and the targets."""
+    lines = [f"Hardware: {result['hardware']}; {result['date']}; model {result['model']}; "
+             f"{result['duration_s']:.0f} s of the sample bag's 640x480 frames looped at "
+             f"{result['rate_hz']:.0f} Hz per configuration, stamps rewritten to the publish time, "
+             f"the first {result['settle_s']:.0f} s left out; all rows from one run "
+             f"(`python -m sgnet_ros.benchmarks.latency_benchmark`).", "",
+             "| configuration | out Hz | stamp->subscriber p50 ms | p95 | p99 | max | "
+             "transport in p50 | queue waits p50 | stage spatial / inference / outputs p50 | "
+             "stamp->publish p50 |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
+    for row in result["rows"]:
+        s = row["segments_p50_ms"]
+        waits = ", ".join(f"{stage} {s[f'queue {stage}']:.1f}" for stage in
+                          ("decode", "inference", "outputs", "serial")
+                          if not np.isnan(s[f"queue {stage}"]))
+        lines.append(
+            f"| {row['configuration']} | {row['rate_hz']:.1f} | {row['p50_ms']:.0f} | "
+            f"{row['p95_ms']:.0f} | {row['p99_ms']:.0f} | {row['max_ms']:.0f} | "
+            f"{s['latency stamp->receipt']:.1f} | {waits} | {s['stage spatial']:.0f} / "
+            f"{s['stage inference']:.0f} / {s['stage outputs']:.0f} | "
+            f"{s['latency stamp->publish']:.0f} |")
+    direct = result["direct"]
+    lines += ["", f"Direct mode ({direct['frames']} frames in one process, every class cloud "
+              f"built): serial {direct['serial_hz']:.1f} Hz, pipelined "
+              f"{direct['pipelined_hz']:.1f} Hz, {direct['speedup']:.2f}x."]
+    best = next((r for r in result["rows"] if r["pipelined"] and r["transport"] == "configured"
+                 and not r["cloud_subscriber"]), None)
+    if best is None:
+        return "\n".join(lines)
+    lines += ["", "Targets (pipelined node, configured transport, no cloud subscriber):", "",
+        f"- output >= 25 Hz for 30 Hz input -> {best['rate_hz']:.1f} Hz "
+        f"({_met(best['rate_hz'] >= TARGETS['rate_hz'])})",
+        f"- stamp->subscriber p50 <= 80 ms -> {best['p50_ms']:.0f} ms "
+        f"({_met(best['p50_ms'] <= TARGETS['p50_ms'])})",
+        f"- p95 <= 120 ms -> {best['p95_ms']:.0f} ms ({_met(best['p95_ms'] <= TARGETS['p95_ms'])})",
+        f"- no frame later than 250 ms -> max {best['max_ms']:.0f} ms "
+        f"({_met(best['max_ms'] <= TARGETS['max_ms'])})",
+        f"- direct-mode throughput >= 1.6x serial -> {direct['speedup']:.2f}x "
+        f"({_met(direct['speedup'] >= TARGETS['direct_speedup'])})"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sgnet_ros.bags.demo import sample_bag_path
+    from sgnet_ros.pipeline.pipeline import default_model_path
+
+    parser = argparse.ArgumentParser(prog="sgnet-bench-latency",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=("bench", "play", "record"), default="bench")
+    parser.add_argument("--bag", default=str(sample_bag_path()))
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per row")
+    parser.add_argument("--rate", type=float, default=30.0, help="input rate (Hz)")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds left out at the start of each row")
+    parser.add_argument("--configurations", nargs="*", type=int, default=None,
+                        help="row indices to run (default: all)")
+    parser.add_argument("--direct-frames", type=int, default=60)
+    parser.add_argument("--cloud-subscriber", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("out/benchmark"))
+    parser.add_argument("--readme", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.role == "play":
+        _play(args.bag, args.rate, args.duration)
+        return 0
+    if args.role == "record":
+        _record(args.cloud_subscriber)
+        return 0
+    model = args.model or default_model_path()
+    chosen = [CONFIGURATIONS[i] for i in (args.configurations
+                                          or range(len(CONFIGURATIONS)))]
+    rows = []
+    for config in chosen:
+        row = run_configuration(config, args.bag, model, args.duration, args.rate,
+                                args.settle, args.out / "latency_logs")
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    result = {"hardware": hardware(), "date": time.strftime("%Y-%m-%d"), "model": model.name,
+              "duration_s": args.duration, "rate_hz": args.rate, "settle_s": args.settle,
+              "rows": rows, "direct": direct_throughput(args.bag, model, args.direct_frames)}
+    table = markdown(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latency.json").write_text(json.dumps(result, indent=1))
+    (args.out / "latency.md").write_text(table + "\n")
+    print(table)
+    if args.readme:
+        replace_section(args.readme, "latency", table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
