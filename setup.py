@@ -14,7 +14,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")
+         + glob("config/*.xml")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
     package_data={PACKAGE: ["data/*", "data/*/*"]},
@@ -72,6 +73,7 @@ setup(
             "sgnet-eval = sgnet_ros.fleet.datasets:eval_main",
             "sgnet-bench = sgnet_ros.benchmarks.pipeline_benchmark:main",
             "sgnet-fleet = sgnet_ros.fleet.cli:main",
+            "sgnet-bench-latency = sgnet_ros.benchmarks.latency_benchmark:main",
         ],
     },
 )

@@ -16,6 +16,7 @@ from launch_ros.actions import Node
 from sgnet_ros.ros.launch_config import (
     NODE_NAME,
     input_remaps,
+    node_environment,
     node_executable,
     node_parameters,
     parse_bool,
@@ -35,6 +36,7 @@ def _nodes(context):
         parameters=node_parameters(value("params_file"), value("model"),
                                    parse_bool(value("use_sim_time"))),
         remappings=input_remaps(value("camera")),
+        additional_env=node_environment(value("transport")),
     ))
     if parse_bool(value("rviz")) and not problem:
         actions.append(Node(package="rviz2", executable="rviz2", name="rviz2",
@@ -55,6 +57,9 @@ def generate_launch_description():
                               description="use /clock (bag replays with --clock)"),
         DeclareLaunchArgument("camera", default_value="default",
                               description="input remaps: default or realsense"),
+        DeclareLaunchArgument("transport", default_value="configured",
+                              description="configured (Fast DDS profile for large messages "
+                              "on one host) or inherit (the shell's RMW settings)"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="also open RViz with config/sgnet.rviz (if installed)"),
         DeclareLaunchArgument("lifecycle", default_value="false",

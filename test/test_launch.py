@@ -52,7 +52,7 @@ def test_launch_arguments_are_the_documented_ones():
                 if isinstance(call, ast.Call) and getattr(call.func, "id", "") ==
                 "DeclareLaunchArgument"}
     assert declared == {"params_file", "model", "namespace", "use_sim_time", "camera", "rviz",
-                        "lifecycle"}
+                        "lifecycle", "transport"}
     readme = (ROOT / "README.md").read_text()
     for argument in declared:
         assert f"`{argument}" in readme, f"launch argument {argument} is not in the README"

@@ -7,6 +7,7 @@ lives here, where tests check it without a ROS installation.
 
 from __future__ import annotations
 
+from sgnet_ros.ros.dds_profile import transport_environment
 from sgnet_ros.ros.parameters import (
     NODE_NAME,  # noqa: F401 - re-exported for the launch file
     read_parameter_yaml,
@@ -76,3 +77,14 @@ def parse_bool(text: str) -> bool:
     if lowered not in ("true", "false", "1", "0"):
         raise ValueError(f"expected true or false, got {text!r}")
     return lowered in ("true", "1")
+
+
+def node_environment(transport: str) -> dict[str, str]:
+    """Extra environment of the node for the `transport` launch argument: `configured` =
+    the shipped Fast DDS profile (large messages on one host, loopback only), `inherit` =
+    whatever the launching shell set (another RMW, several hosts)."""
+    if transport == "inherit":
+        return {}
+    if transport != "configured":
+        raise ValueError(f"transport {transport!r} is not one of configured, inherit")
+    return transport_environment("configured")
