@@ -216,14 +216,17 @@ class SegmentationPipeline:
         return output
 
     def finish(self, frame: EncodedFrame, network_output: torch.Tensor,
-               cloud_classes: Iterable[int] = (), organized_cloud: bool = True) -> PipelineResult:
-        """The third stage: labels, overlay and clouds at camera resolution."""
+               cloud_classes: Iterable[int] = (), organized_cloud: bool = True,
+               overlay: bool = True, confidence: bool = True) -> PipelineResult:
+        """The third stage: labels, overlay and clouds at camera resolution (overlay and
+        confidence only where asked for)."""
         started = time.perf_counter()
         # On CUDA the frame is already there: labels and clouds are made on the GPU too.
         on_device = (frame.rgb_t, frame.depth_t) if self.device.type == "cuda" else None
         outputs = self.outputs.build(network_output, frame.rgb, frame.depth_m, frame.K,
                                      cloud_classes=cloud_classes, organized_cloud=organized_cloud,
-                                     frame_on_device=on_device)
+                                     frame_on_device=on_device, overlay=overlay,
+                                     confidence=confidence)
         self._lap(frame, "outputs", started)
         return PipelineResult(outputs=outputs, timings_ms=frame.timings_ms, K=frame.K,
                               spatial=frame.encoded)

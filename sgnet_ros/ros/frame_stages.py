@@ -33,6 +33,8 @@ class FrameJob:
     network_output: torch.Tensor | None = None
     cloud_classes: tuple[int, ...] = ()
     organized_cloud: bool = False
+    overlay: bool = True
+    confidence: bool = False
 
 
 def apply_thread_budget(torch_threads: int) -> None:
@@ -77,6 +79,10 @@ class FrameStages:
                                   if pub.get_subscription_count())
         job.organized_cloud = bool(node.points_pub is not None
                                    and node.points_pub.get_subscription_count())
+        # Overlay and confidence are built only while someone listens, as the clouds are.
+        job.overlay = bool(node.color_pub.get_subscription_count())
+        job.confidence = bool(node.confidence_pub is not None
+                              and node.confidence_pub.get_subscription_count())
         job.frame = node.pipeline.encode(rgb, depth, job.camera.intrinsics(), None,
                                          gravity=gravity, camera_height_m=height)
         return job
@@ -88,7 +94,7 @@ class FrameStages:
     def outputs(self, job: FrameJob) -> None:
         node = self.node
         result = node.pipeline.finish(job.frame, job.network_output, job.cloud_classes,
-                                      job.organized_cloud)
+                                      job.organized_cloud, job.overlay, job.confidence)
         rgb_msg = job.items[self.topics[0]]
         node._publish(rgb_msg, job.camera, result)
         latency = (node.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6

@@ -365,7 +365,8 @@ class SegmentationNode(Node):
         label_encoding = "mono8" if out.labels.dtype.itemsize == 1 else "mono16"
         self.label_pub.publish(msgs.image_msg(header, encode_image(out.labels, label_encoding)))
         self.info_pub.publish(msgs.camera_model_msg(header, camera))
-        self.color_pub.publish(msgs.image_msg(header, encode_image(out.overlay, "rgb8")))
+        if out.overlay is not None:
+            self.color_pub.publish(msgs.image_msg(header, encode_image(out.overlay, "rgb8")))
         if self.confidence_pub is not None and out.confidence is not None:
             self.confidence_pub.publish(
                 msgs.image_msg(header, encode_image(out.confidence, "32FC1")))

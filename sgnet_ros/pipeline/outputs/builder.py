@@ -88,7 +88,7 @@ class SegmentationOutputs:
     """One frame's outputs, all at the camera's resolution."""
 
     labels: np.ndarray  # (H, W) uint8, 255 unlabeled; uint16, 65535 unlabeled, if > 254 classes
-    overlay: np.ndarray  # (H, W, 3) uint8 rgb
+    overlay: np.ndarray | None  # (H, W, 3) uint8 rgb; None when nobody wanted it
     confidence: np.ndarray | None  # (H, W) float32 softmax max, when enabled and logits exist
     points: CloudBuffer | None  # organized x y z rgb label
     class_clouds: dict[int, CloudBuffer] = field(default_factory=dict)  # unorganized x y z rgb
@@ -138,26 +138,32 @@ class OutputBuilder:
         cloud_classes: Iterable[int] = (),
         organized_cloud: bool = True,
         frame_on_device: tuple[torch.Tensor, torch.Tensor] | None = None,
+        overlay: bool = True,
+        confidence: bool = True,
     ) -> SegmentationOutputs:
         """All outputs of one frame; per-class clouds only for the ids in cloud_classes.
 
         frame_on_device: the same rgb and depth as torch tensors on the device to work on
         (the pipeline passes its CUDA copies): labels and clouds are then made there.
+        overlay / confidence: False skips them for this frame (the node: no subscriber);
+        confidence is made only where the options ask for it too.
         """
         rgb, depth_m = _check_frame(rgb, depth_m)
         wanted_classes = self._check_classes(cloud_classes)
         options = self.options
+        with_confidence = options.with_confidence and confidence
         if frame_on_device is None:
             labels, confidence = self._resizer.resize(
-                network_output, depth_m.shape, options.resize, options.with_confidence
+                network_output, depth_m.shape, options.resize, with_confidence
             )
         else:
             output = torch.as_tensor(network_output).to(frame_on_device[0].device)
             device_labels, device_confidence = self._resizer.resize_torch(
-                output, depth_m.shape, options.resize, options.with_confidence
+                output, depth_m.shape, options.resize, with_confidence
             )
             labels, confidence = self._resizer.to_host(device_labels, device_confidence)
-        overlay = overlay_colours(rgb, labels, self._colour_table, options.overlay_alpha)
+        overlay = overlay_colours(rgb, labels, self._colour_table, options.overlay_alpha) \
+            if overlay else None
         points, class_clouds = None, {}
         if organized_cloud or wanted_classes:
             if frame_on_device is None:
