@@ -258,6 +258,17 @@ def test_confidence_is_softmax_maximum():
     assert builder().build(logits, rgb, depth, K).confidence is None
 
 
+def test_overlay_and_confidence_are_skipped_for_a_frame_nobody_listens_to():
+    logits = smooth_logits()
+    rgb, depth = make_frame()
+    build = builder(with_confidence=True)
+    full = build.build(logits, rgb, depth, K)
+    light = build.build(logits, rgb, depth, K, overlay=False, confidence=False)
+    assert light.overlay is None and light.confidence is None
+    assert full.overlay is not None and full.confidence is not None
+    np.testing.assert_array_equal(light.labels, full.labels)
+
+
 def test_overlay_alpha():
     rgb, depth = make_frame()
     logits = smooth_logits()
