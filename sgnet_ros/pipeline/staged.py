@@ -2,9 +2,11 @@
 
 On 2 cores one thread doing decode, encoding, inference and outputs in turn left each core
 idle half the time; three stages that overlap across frames (decode+encode | inference |
-outputs+publish) keep both busy. Every hand-over is a single slot: a frame arriving while
-the previous one still waits replaces it (the waiting one is reported as superseded), so
-under overload latency stays flat and the newest frame goes through. A stage returns the
+outputs+publish) keep both busy. Every hand-over is a single slot, and a stage takes a
+frame only when the slot after it is empty: so the input slot is where a frame arriving
+while the previous one still waits replaces it (reported as superseded), no stage works on
+a frame that would be replaced further on, latency stays flat under overload and the
+newest frame goes through. A stage returns the
 item for the next stage, or None when it ended the frame itself (dropped, counted by it).
 """
 
@@ -102,9 +104,12 @@ class StagedWorker:
         if self._thread_setup is not None:
             self._thread_setup(name)
         slot = self._slots[index]
+        # A stage starts a frame only once the next stage's slot is empty: work that would
+        # only be superseded there steals the cores the slowest stage needs.
+        ahead = self._slots[index + 1] if index + 1 < len(self._slots) else None
         while True:
             with self._condition:
-                while not slot.full and self._running:
+                while self._running and (not slot.full or (ahead is not None and ahead.full)):
                     self._condition.wait()
                 if not self._running:
                     return
