@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from sgnet_ros.benchmarks.transport_check import run_pair
-from sgnet_ros.ros.dds_profile import PROFILE_VARIABLES, profile_path
+from sgnet_ros.ros.dds_profile import PROFILE_VARIABLE, PROFILE_VARIABLES, profile_path
 from sgnet_ros.ros.environment import claim_domain_id, isolated_ros_environment
 from sgnet_ros.ros.launch_config import node_environment
 
@@ -30,12 +30,13 @@ def test_profile_keeps_everything_on_loopback_and_fits_several_clouds():
 def test_children_get_the_profile_or_rmw_defaults_never_a_stale_one():
     configured = isolated_ros_environment(7, base={"ROS_DISTRO": "kilted"})
     assert configured["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SYSTEM_DEFAULT"
-    assert all(configured[v] == str(profile_path()) for v in PROFILE_VARIABLES)
-    default = isolated_ros_environment(7, base=configured, transport="default")
+    assert configured[PROFILE_VARIABLE] == str(profile_path())
+    stale = {**configured, "FASTRTPS_DEFAULT_PROFILES_FILE": "/elsewhere.xml"}
+    default = isolated_ros_environment(7, base=stale, transport="default")
     assert default["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert not any(v in default for v in PROFILE_VARIABLES)
     assert node_environment("inherit") == {}
-    assert node_environment("configured")[PROFILE_VARIABLES[0]] == str(profile_path())
+    assert node_environment("configured")[PROFILE_VARIABLE] == str(profile_path())
 
 
 def test_a_cloud_sized_message_crosses_processes_with_the_profile_loaded():

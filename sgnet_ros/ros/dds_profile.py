@@ -15,7 +15,9 @@ from pathlib import Path
 
 TRANSPORTS = ("configured", "default")
 PROFILE_NAME = "fastdds_loopback.xml"
-PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+# Also the pre-3.0 name: a profile inherited under either must not reach a `default` child.
+PROFILE_VARIABLES = (PROFILE_VARIABLE, "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
 def profile_path() -> Path:
@@ -42,5 +44,4 @@ def transport_environment(transport: str) -> dict[str, str]:
     profile = profile_path()
     if transport == "default" or not profile.is_file():
         return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT",
-            **{variable: str(profile) for variable in PROFILE_VARIABLES}}
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT", PROFILE_VARIABLE: str(profile)}

@@ -54,8 +54,10 @@ class FrameStages:
         stages = [("decode", self._guard(self.decode)), ("inference", self._guard(self.infer)),
                   ("outputs", self._guard(self.outputs))]
         if not pipelined:
+            in_turn = [stage for _, stage in stages]
+
             def serial(job: FrameJob) -> None:
-                for _, stage in stages:
+                for stage in in_turn:
                     job = stage(job)
                     if job is None:
                         return
