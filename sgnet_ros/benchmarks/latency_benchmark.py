@@ -175,6 +175,7 @@ def _stop(process: subprocess.Popen) -> None:
 def run_configuration(config: Configuration, bag: str, model: Path, duration_s: float,
                       rate_hz: float, settle_s: float, logs: Path) -> dict:
     """Node, recorder and player for one configuration; the row's numbers."""
+    from sgnet_ros.bags.replay_ros import die_with_parent
     from sgnet_ros.ros.environment import isolated_ros_environment
 
     env = isolated_ros_environment(transport=config.transport)
@@ -189,10 +190,11 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
              "label_info_format:=json", "-r", "rgb/image_rect_color:=/camera/rgb/image_rect_color",
              "-r", "depth_registered/image_rect:=/camera/depth_registered/image_rect",
              "-r", "rgb/camera_info:=/camera/rgb/camera_info", *params],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+            env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     recorder = subprocess.Popen(_module("record", *(["--cloud-subscriber"]
                                                     if config.cloud_subscriber else [])),
-                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while "ready in" not in node_log.read_text():
@@ -204,7 +206,7 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
         player = subprocess.run(_module("play", "--bag", bag, "--rate", str(rate_hz),
                                         "--duration", str(duration_s)),
                                 env=env, capture_output=True, text=True,
-                                timeout=duration_s + 120)
+                                timeout=duration_s + 120, preexec_fn=die_with_parent)
         played = json.loads([line for line in player.stdout.splitlines()
                              if line.startswith("{")][-1])
         time.sleep(2.5)  # the last frames and one more diagnostics message
