@@ -45,6 +45,7 @@ class Harness:
         self.node = rclpy.create_node(f"sgnet_test_{time.monotonic_ns()}")
         self.msgs = rclpy_classes()
         self.received: dict[str, list] = defaultdict(list)
+        self.arrivals: dict[str, list[float]] = defaultdict(list)  # monotonic, as received
         self.diagnostics: dict[str, str] = {}
         self._lock = threading.Lock()
         self.publishers = {
@@ -80,7 +81,16 @@ class Harness:
         def store(msg, topic=topic):
             with self._lock:
                 self.received[topic].append(msg)
+                self.arrivals[topic].append(time.monotonic())
         self.node.create_subscription(cls, topic, store, qos)
+
+    def arrival_times(self, relative: str) -> dict[int, float]:
+        """{header stamp (ns): monotonic arrival time} of a topic's messages so far."""
+        with self._lock:
+            topic = f"{NAMESPACE}/{relative}"
+            return {m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec: arrived
+                    for m, arrived in zip(self.received[topic], self.arrivals[topic],
+                                          strict=True)}
 
     def messages(self, relative: str) -> list:
         with self._lock:
