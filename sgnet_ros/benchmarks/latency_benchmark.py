@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import signal
 import subprocess
@@ -317,7 +318,9 @@ def markdown(result: dict) -> str:
              f"{result['duration_s']:.0f} s of the sample bag's 640x480 frames looped at "
              f"{result['rate_hz']:.0f} Hz per configuration, stamps rewritten to the publish time, "
              f"the first {result['settle_s']:.0f} s left out; all rows from one run "
-             f"(`python -m sgnet_ros.benchmarks.latency_benchmark`).", "",
+             f"(`python -m sgnet_ros.benchmarks.latency_benchmark`); 1-minute load average "
+             f"{result['load_average'][0]:.1f} before, {result['load_average'][1]:.1f} after "
+             "(player, recorder and any other work on the machine share its cores).", "",
              "| configuration | out Hz | stamp->subscriber p50 ms | p95 | p99 | max | "
              "transport in p50 | queue waits p50 | stage spatial / inference / outputs p50 | "
              "stamp->publish p50 |",
@@ -383,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or default_model_path()
     chosen = [CONFIGURATIONS[i] for i in (args.configurations
                                           or range(len(CONFIGURATIONS)))]
+    load_before = os.getloadavg()[0]
     rows = []
     for config in chosen:
         row = run_configuration(config, args.bag, model, args.duration, args.rate,
@@ -392,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"hardware": hardware(), "date": time.strftime("%Y-%m-%d"), "model": model.name,
               "duration_s": args.duration, "rate_hz": args.rate, "settle_s": args.settle,
               "rows": rows, "direct": direct_throughput(args.bag, model, args.direct_frames)}
+    result["load_average"] = [load_before, os.getloadavg()[0]]
     table = markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.json").write_text(json.dumps(result, indent=1))
