@@ -9,6 +9,7 @@ ledger received = processed + dropped + pending always balances.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from sgnet_ros.pipeline.geometry import FrameError
 from sgnet_ros.pipeline.pipeline import EncodedFrame
 from sgnet_ros.pipeline.staged import StagedWorker
 from sgnet_ros.ros.messages import decode_color, decode_depth, stamp_ns
+
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -53,7 +56,12 @@ class FrameStages:
         """Three overlapping stages, or one that runs them in turn."""
         stages = [("decode", self._guard(self.decode)), ("inference", self._guard(self.infer)),
                   ("outputs", self._guard(self.outputs))]
-        if not pipelined:
+        if pipelined:
+            # Each torch op of the encoding takes the GIL back between kernels; with the
+            # executor and two other stages running Python, the default 5 ms switch interval
+            # let each of those hand-overs wait up to 5 ms.
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        else:
             in_turn = [stage for _, stage in stages]
 
             def serial(job: FrameJob) -> None:
