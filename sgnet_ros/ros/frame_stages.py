@@ -105,8 +105,12 @@ class FrameStages:
         node = self.node
         result = node.pipeline.finish(job.frame, job.network_output, job.cloud_classes,
                                       job.organized_cloud, job.overlay, job.confidence)
+        if not node._worker.running:  # shutting down: the publishers are about to go
+            node.stats.count_drop("shutdown")
+            return
         rgb_msg = job.items[self.topics[0]]
         node._publish(rgb_msg, job.camera, result)
+        node._memory.after_frame(job.frame.rgb.shape[0] * job.frame.rgb.shape[1])
         latency = (node.get_clock().now().nanoseconds - stamp_ns(rgb_msg.header)) / 1e6
         pipeline_ms = (time.perf_counter() - job.received) * 1000.0
         node.stats.count_processed(latency, pipeline_ms, result.timings_ms)
