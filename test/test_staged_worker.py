@@ -116,3 +116,16 @@ def test_one_stage_runs_frames_in_turn_and_drops_the_rest_as_superseded():
         assert processed < 0.25 * 60, "one worker passes about a sixth of this input"
     finally:
         worker.stop()
+
+
+def test_frames_still_waiting_at_stop_are_handed_back_for_the_ledger():
+    recorder = Recorder()
+    worker = recorder.worker()
+    for index in range(1, 4):
+        worker.submit((index, time.perf_counter()))
+        time.sleep(STAGE_S / 4)
+    assert not worker.stop(timeout_s=0.0), "a stage was still working on a frame"
+    waiting = worker.abandon_waiting()
+    assert waiting >= 1 and worker.in_flight == 1  # the one inside a stage
+    time.sleep(2 * STAGE_S)  # that stage finishes its frame after the stop
+    assert worker.in_flight == 0 and worker.abandon_waiting() == 1

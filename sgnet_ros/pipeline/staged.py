@@ -49,6 +49,7 @@ class StagedWorker:
         self._slots = [_Slot() for _ in stages]
         self._busy = [False] * len(stages)
         self._running = True
+        self._abandoned = 0  # frames a stage finished after stop
         self.queue_wait_ms: dict[str, deque[float]] = {
             name: deque(maxlen=window) for name in self.stage_names}
         self._threads = [threading.Thread(target=self._run, args=(index,), daemon=True,
@@ -89,7 +90,9 @@ class StagedWorker:
         never counted twice (or not at all) by `in_flight`."""
         with self._condition:
             replaced = False
-            if item is not None and index < len(self._slots):
+            if item is not None and index < len(self._slots) and not self._running:
+                self._abandoned += 1  # finished after stop: no stage will take it any more
+            elif item is not None and index < len(self._slots):
                 slot = self._slots[index]
                 replaced = slot.full
                 slot.item, slot.since, slot.full = item, time.perf_counter(), True
@@ -139,3 +142,13 @@ class StagedWorker:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
+
+    def abandon_waiting(self) -> int:
+        """After `stop`: empty the slots and return how many frames were still waiting in them
+        or were finished by a stage since (the caller counts them as dropped)."""
+        with self._condition:
+            waiting = sum(slot.full for slot in self._slots) + self._abandoned
+            for slot in self._slots:
+                slot.item, slot.full = None, False
+            self._abandoned = 0
+            return waiting

@@ -457,6 +457,7 @@ class SegmentationNode(Node):
         FrameStages.outputs), and the account must come within a second of the signal.
         """
         stopped = self._worker.stop(timeout_s=0.5)
+        self.stats.count_drop("shutdown", self._worker.abandon_waiting())
         in_flight = "" if stopped else "; a frame in flight left unpublished"
         self.get_logger().info(f"summary: {self.stats.summary(RGB)}{in_flight}")
 
