@@ -22,6 +22,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.latency_ms: list[float] = []
+        self.done: list[int] = []
         self.superseded: Counter[str] = Counter()
         self.dropped = 0
         self.lock = threading.Lock()
@@ -43,6 +44,7 @@ class Recorder:
         time.sleep(STAGE_S)
         with self.lock:
             self.latency_ms.append((time.perf_counter() - item[1]) * 1000.0)
+            self.done.append(item[0])
 
     def worker(self) -> StagedWorker:
         return StagedWorker([("decode", self.stage), ("inference", self.rejecting),
@@ -82,6 +84,7 @@ def test_twice_the_rate_balances_the_ledger_and_keeps_latency_flat():
         assert worker.in_flight == 0
         assert processed + recorder.dropped + superseded == submitted
         assert recorder.superseded["decode"] > 0, "the overload never replaced a waiting frame"
+        assert recorder.done[-1] == 249, "the newest frame must be the one that goes through"
         assert processed > 0.35 * submitted, "stages that overlap pass about half of 2x input"
         loaded_p95 = float(np.percentile(recorder.latency_ms, 95))
         unloaded_p95 = float(np.percentile(unloaded, 95))
