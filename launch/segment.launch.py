@@ -57,9 +57,9 @@ def generate_launch_description():
                               description="use /clock (bag replays with --clock)"),
         DeclareLaunchArgument("camera", default_value="default",
                               description="input remaps: default or realsense"),
-        DeclareLaunchArgument("transport", default_value="configured",
-                              description="configured (Fast DDS profile for large messages "
-                              "on one host) or inherit (the shell's RMW settings)"),
+        DeclareLaunchArgument("transport", default_value="inherit",
+                              description="inherit (the shell's RMW settings) or configured "
+                              "(Fast DDS profile for large messages, this host only)"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="also open RViz with config/sgnet.rviz (if installed)"),
         DeclareLaunchArgument("lifecycle", default_value="false",

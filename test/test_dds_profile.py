@@ -28,7 +28,11 @@ def test_profile_keeps_everything_on_loopback_and_fits_several_clouds():
 
 
 def test_children_get_the_profile_or_rmw_defaults_never_a_stale_one():
-    configured = isolated_ros_environment(7, base={"ROS_DISTRO": "kilted"})
+    plain = isolated_ros_environment(7, base={"ROS_DISTRO": "kilted"})
+    assert plain["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST", "the default stays LOCALHOST"
+    assert not any(v in plain for v in PROFILE_VARIABLES)
+    configured = isolated_ros_environment(7, base={"ROS_DISTRO": "kilted",
+                                                   "SGNET_ROS_TRANSPORT": "configured"})
     assert configured["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SYSTEM_DEFAULT"
     assert configured[PROFILE_VARIABLE] == str(profile_path())
     stale = {**configured, "FASTRTPS_DEFAULT_PROFILES_FILE": "/elsewhere.xml"}

@@ -22,6 +22,8 @@ from sgnet_ros.ros.dds_profile import PROFILE_VARIABLES, transport_environment
 DOMAIN_RANGE = (1, 101)
 # One lock file per id; SGNET_ROS_DOMAIN_LOCK_DIR moves them (tests use a private folder).
 LOCK_DIR_VARIABLE = "SGNET_ROS_DOMAIN_LOCK_DIR"
+# Opts every process the project starts into the shipped Fast DDS profile (`configured`).
+TRANSPORT_VARIABLE = "SGNET_ROS_TRANSPORT"
 
 _claimed: dict[int, int] = {}  # domain id -> file descriptor holding its lock
 
@@ -60,13 +62,16 @@ def claim_domain_id() -> int:
 
 def isolated_ros_environment(domain_id: int | None = None,
                              base: dict[str, str] | None = None,
-                             transport: str = "configured") -> dict[str, str]:
+                             transport: str | None = None) -> dict[str, str]:
     """A copy of `base` (default: os.environ) confined to loopback and one claimed domain.
 
-    `transport` (sgnet_ros.ros.dds_profile.TRANSPORTS): `configured` = the shipped Fast DDS
-    profile for large messages, `default` = rmw_fastrtps's own loopback transports.
+    `transport` (sgnet_ros.ros.dds_profile.TRANSPORTS): `default` = rmw_fastrtps's own
+    loopback set-up (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), `configured` = the shipped
+    Fast DDS profile for large messages. Unset: SGNET_ROS_TRANSPORT, else `default`, since
+    the profile measured no faster on 2 cores (README, Performance).
     """
     env = dict(os.environ if base is None else base)
+    transport = transport or env.get(TRANSPORT_VARIABLE) or "default"
     for variable in PROFILE_VARIABLES:
         env.pop(variable, None)
     env.update(transport_environment(transport))
