@@ -79,7 +79,10 @@ def test_rectify_reproduces_the_rectified_frames_outputs(robot):
     for name, frame, d in (("rectified", straight, [0.0] * 5), ("distorted", bent, D.tolist())):
         stamp = Stamps.take()
         assert send_and_wait(robot, stamp, topic="points", **frame, info_fields=distortion(d))
-        assert robot.wait_for(lambda s=stamp: s in robot.stamps("segmentation/camera_info"))
+        # Topics arrive in no fixed order: wait for every one this case reads.
+        assert robot.wait_for(lambda s=stamp: all(
+            s in robot.stamps(topic) for topic in ("segmentation/camera_info",
+                                                   "segmentation/image")))
         outputs[name] = (cloud_xyz(at_stamp(robot, "points", stamp)),
                          np.frombuffer(bytes(at_stamp(robot, "segmentation/image", stamp).data),
                                        np.uint8),
