@@ -26,6 +26,7 @@ from sgnet_ros.pipeline.preprocessing import (
     resize_depth,
     resize_rgb,
 )
+from sgnet_ros.pipeline.shipped import shipped_file
 from sgnet_ros.pipeline.spatial.encoding import HHAOptions, SpatialEncoder
 
 DEFAULT_MODEL_NAME = "sgnet_small_synthetic_hha.onnx"
@@ -34,15 +35,7 @@ STAGES = ("spatial", "inference", "outputs")
 
 def default_model_path() -> Path:
     """The bundled default model: the source tree's models/, else the ament share directory."""
-    in_tree = Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
-    if in_tree.is_file():
-        return in_tree
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("sgnet_ros")) / "models" / DEFAULT_MODEL_NAME
-    except (ImportError, LookupError, OSError):
-        return in_tree
+    return shipped_file("models", DEFAULT_MODEL_NAME)
 
 
 def select_device(requested: str) -> tuple[torch.device, str | None]:

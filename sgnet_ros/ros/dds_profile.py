@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sgnet_ros.pipeline.shipped import shipped_file
+
 TRANSPORTS = ("configured", "default")
 PROFILE_NAME = "fastdds_loopback.xml"
 PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
@@ -22,15 +24,7 @@ PROFILE_VARIABLES = (PROFILE_VARIABLE, "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 def profile_path() -> Path:
     """The shipped profile: the source tree's config/, else the ament share directory."""
-    in_tree = Path(__file__).resolve().parents[2] / "config" / PROFILE_NAME
-    if in_tree.is_file():
-        return in_tree
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("sgnet_ros")) / "config" / PROFILE_NAME
-    except (ImportError, LookupError, OSError):
-        return in_tree
+    return shipped_file("config", PROFILE_NAME)
 
 
 def transport_environment(transport: str) -> dict[str, str]:
