@@ -13,16 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import psutil
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from ros_harness import SpinningNode
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = Path(sys.prefix)
@@ -155,48 +152,28 @@ def play_sample_bag(remaps: dict[str, str] | None = None, loops: int = 1,
                             stdin=subprocess.DEVNULL)
 
 
-class Listener:
-    """Counts messages on absolute topics, in this process, on a spinning thread."""
+class Listener(SpinningNode):
+    """Keeps messages of absolute topics, in this process, on a spinning thread."""
+
+    default_timeout = 60.0
 
     def __init__(self, name: str = "listener") -> None:
-        if not rclpy.ok():
-            rclpy.init()
-        self.node = rclpy.create_node(f"sgnet_test_{name}_{time.monotonic_ns()}")
-        self.received: dict[str, list] = defaultdict(list)
-        self._lock = threading.Lock()
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._spinning:
-            self.executor.spin_once(timeout_sec=0.05)
+        super().__init__(f"sgnet_test_{name}")
 
     def subscribe(self, topic: str, cls, qos: QoSProfile = RELIABLE) -> None:
-        def store(msg, topic=topic):
-            with self._lock:
-                self.received[topic].append(msg)
-        self.node.create_subscription(cls, topic, store, qos)
+        self._keep(topic, cls, qos)
 
     def messages(self, topic: str) -> list:
-        with self._lock:
-            return list(self.received[topic])
+        return self._kept(topic)
 
-    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.1)
-        return False
 
-    def close(self) -> None:
-        self._spinning = False
-        self._thread.join(timeout=2)
-        self.executor.remove_node(self.node)
-        self.node.destroy_node()
+def stop_everything(listener: Listener, player: subprocess.Popen | None, launch: Launch) -> None:
+    """A test's teardown: the listener, the bag player (if started), the launch."""
+    listener.close()
+    if player is not None:
+        player.kill()
+        player.wait()
+    launch.kill()
 
 
 def copy_sources(destination: Path) -> Path:

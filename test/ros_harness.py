@@ -36,18 +36,63 @@ def start_node(*ros_args: str, env: dict[str, str] | None = None) -> subprocess.
                             env=env)
 
 
-class Harness:
+class SpinningNode:
+    """An rclpy node of the test process, spun on a thread of its own, that keeps every
+    message its subscriptions receive (with the monotonic time of arrival)."""
+
+    default_timeout = 30.0
+
+    def __init__(self, prefix: str = "sgnet_test") -> None:
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(f"{prefix}_{time.monotonic_ns()}")
+        self.received: dict[str, list] = defaultdict(list)
+        self.arrivals: dict[str, list[float]] = defaultdict(list)  # monotonic, as received
+        self._lock = threading.Lock()
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self._spinning = True
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._spinning:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def _keep(self, topic: str, cls, qos: QoSProfile) -> None:
+        """Subscribe to the absolute `topic`, keeping each message and its arrival time."""
+        def store(msg, topic=topic):
+            with self._lock:
+                self.received[topic].append(msg)
+                self.arrivals[topic].append(time.monotonic())
+        self.node.create_subscription(cls, topic, store, qos)
+
+    def _kept(self, topic: str) -> list:
+        with self._lock:
+            return list(self.received[topic])
+
+    def wait_for(self, predicate, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (self.default_timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._spinning = False
+        self._thread.join(timeout=2)
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+
+
+class Harness(SpinningNode):
     """Publishes camera frames to the node and collects what it publishes."""
 
     def __init__(self) -> None:
-        if not rclpy.ok():
-            rclpy.init()
-        self.node = rclpy.create_node(f"sgnet_test_{time.monotonic_ns()}")
+        super().__init__()
         self.msgs = rclpy_classes()
-        self.received: dict[str, list] = defaultdict(list)
-        self.arrivals: dict[str, list[float]] = defaultdict(list)  # monotonic, as received
         self.diagnostics: dict[str, str] = {}
-        self._lock = threading.Lock()
         self.publishers = {
             name: self.node.create_publisher(cls, f"{NAMESPACE}/{name}", RELIABLE)
             for name, cls in (("rgb/image_rect_color", self.msgs.image),
@@ -59,15 +104,6 @@ class Harness:
             Log, "/rosout", lambda log: self.logs.append(log.msg),
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._spinning:
-            self.executor.spin_once(timeout_sec=0.05)
 
     def _on_diagnostics(self, array) -> None:
         for status in array.status:
@@ -76,13 +112,7 @@ class Harness:
                     self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def subscribe(self, relative: str, cls, qos: QoSProfile = RELIABLE) -> None:
-        topic = f"{NAMESPACE}/{relative}"
-
-        def store(msg, topic=topic):
-            with self._lock:
-                self.received[topic].append(msg)
-                self.arrivals[topic].append(time.monotonic())
-        self.node.create_subscription(cls, topic, store, qos)
+        self._keep(f"{NAMESPACE}/{relative}", cls, qos)
 
     def arrival_times(self, relative: str) -> dict[int, float]:
         """{header stamp (ns): monotonic arrival time} of a topic's messages so far."""
@@ -93,16 +123,7 @@ class Harness:
                                           strict=True)}
 
     def messages(self, relative: str) -> list:
-        with self._lock:
-            return list(self.received[f"{NAMESPACE}/{relative}"])
-
-    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+        return self._kept(f"{NAMESPACE}/{relative}")
 
     def wait_for_node_inputs(self, timeout: float = 90.0) -> bool:
         """True once the node subscribes to every input and discovery has settled.
@@ -141,12 +162,6 @@ class Harness:
 
     def stamps(self, relative: str) -> list[int]:
         return [stamp_ns(m.header) for m in self.messages(relative)]
-
-    def close(self) -> None:
-        self._spinning = False
-        self._thread.join(timeout=2)
-        self.node.destroy_node()
-
 
 def synthetic_frame(height: int = 240, width: int = 320) -> tuple[EncodedImage, EncodedImage,
                                                                   np.ndarray]:

@@ -27,6 +27,7 @@ from ros_cli import (
     requires_ros_tools,
     ros2,
     ros_environment,
+    stop_everything,
 )
 
 PACKAGE_FILES = ("package.xml", "launch/segment.launch.py", "config/sgnet.yaml",
@@ -187,8 +188,4 @@ def test_colcon_build_then_ros2_launch_segments_the_bag(tmp_path):
         code, survivors = launch.interrupt()
         assert code == 0 and survivors == [], launch.output()
     finally:
-        listener.close()
-        if player is not None:
-            player.kill()
-            player.wait()
-        launch.kill()
+        stop_everything(listener, player, launch)

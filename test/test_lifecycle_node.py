@@ -11,7 +11,15 @@ import time
 
 import pytest
 import yaml
-from ros_cli import ROOT, Launch, Listener, play_sample_bag, requires_ros_tools, ros2
+from ros_cli import (
+    ROOT,
+    Launch,
+    Listener,
+    play_sample_bag,
+    requires_ros_tools,
+    ros2,
+    stop_everything,
+)
 
 from sgnet_ros.ros.parameters import NODE_NAME
 
@@ -87,11 +95,7 @@ def test_lifecycle_transitions_from_ros2_lifecycle_set(tmp_path):
         assert re.search(r"process has finished cleanly \[pid \d+\]", launch.output()), \
             launch.output()
     finally:
-        listener.close()
-        if player is not None:
-            player.kill()
-            player.wait()
-        launch.kill()
+        stop_everything(listener, player, launch)
 
 
 def test_configure_refuses_a_bad_parameter_and_the_node_lives_on(tmp_path):

@@ -30,6 +30,7 @@ from ros_cli import (
     requires_ros_tools,
     ros2,
     ros_environment,
+    stop_everything,
 )
 
 from sgnet_ros.ros.launch_config import CAMERA_REMAPS
@@ -112,11 +113,7 @@ def default_launch(tmp_path_factory):
         player = play_sample_bag(loops=100, log=logs / "player.log")  # ~150 s of frames
         yield launch, listener
     finally:
-        listener.close()
-        if player is not None:
-            player.kill()
-            player.wait()
-        launch.kill()
+        stop_everything(listener, player, launch)
 
 
 def test_default_arguments_segment_the_bag_in_the_camera_namespace(default_launch):
@@ -251,11 +248,7 @@ def test_namespace_model_params_file_and_sim_time(tmp_path):
         assert_clean_interrupt(launch)
     finally:
         ticking.set()
-        listener.close()
-        if player is not None:
-            player.kill()
-            player.wait()
-        launch.kill()
+        stop_everything(listener, player, launch)
 
 
 def _time(seconds: float):
