@@ -55,7 +55,13 @@ def test_raw_publishers_on_a_compressed_node_are_named_with_the_parameter_to_set
         assert harness.wait_for(lambda: "input type mismatch transport.depth" in
                                 harness.diagnostics, 10), harness.diagnostics
     finally:
+        topic = f"{NAMESPACE}/depth_registered/image_rect/compressedDepth"
         harness.node.destroy_publisher(wrong_type)
+        # rclpy defers the destruction while the spinning executor holds the publisher's
+        # event handles; until it is gone, another type on this topic is refused.
+        assert harness.wait_for(lambda: not any(
+            info.node_name == harness.node.get_name()
+            for info in harness.node.get_publishers_info_by_topic(topic)), 10)
 
 
 def test_diagnostics_name_the_outputs_no_subscriber_has_matched_yet(harness):
