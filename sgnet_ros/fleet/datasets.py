@@ -132,6 +132,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     if not (ray_args.ray or ray_args.address or asks_for_help(rest)):
         return evaluation.main(rest)
     args = with_ray_help(evaluation.build_parser()).parse_args(rest)
+    if args.real is not None:
+        raise SystemExit("sgnet-eval: --real runs its few frames in one process; drop --ray")
     if not args.model.is_file():
         raise SystemExit(f"sgnet-eval: model {args.model} does not exist")
     model = args.model.resolve()

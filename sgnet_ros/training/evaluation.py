@@ -2,6 +2,7 @@
 
     sgnet-eval models/sgnet_small_synthetic_hha.onnx --synthetic-seeds 2000000:2000200
     sgnet-eval model.onnx --folder /data/nyudv2 --split test --one-based-labels
+    sgnet-eval models/sgnet_small_synthetic_hha.onnx --real test/data/real --real-previews out/real
     sgnet-eval model.onnx --synthetic-seeds 2000000:2000010 --previews ../shared/data/rgbd/redwood \
         --preview-out models/preview
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sgnet_ros.training import real_evaluation
 from sgnet_ros.training.metrics import (
     ConfusionMatrix,
     iou_table,
@@ -53,13 +55,9 @@ def folder_frames(
 
 def evaluate_pipeline(pipeline, frames, num_frames: int | None = None) -> np.ndarray:
     """Confusion matrix (K+1 square; the last row/column is 'left unlabeled') over frames."""
-    num_classes = pipeline.contract.num_classes
-    confusion = ConfusionMatrix(num_classes + 1)
+    confusion = ConfusionMatrix(pipeline.contract.num_classes + 1)
     for rgb, depth_m, labels, K in tqdm(frames, total=num_frames, desc="evaluating", unit="frame"):
-        pipeline.reset()  # independent frames: no temporal state carried between them
-        prediction = pipeline.process(rgb, depth_m, K).outputs.labels.astype(np.int64)
-        prediction[prediction >= num_classes] = num_classes
-        confusion.update(prediction, labels)
+        confusion.update(real_evaluation.predicted_labels(pipeline, rgb, depth_m, K), labels)
     return confusion.matrix
 
 
@@ -117,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--folder", type=Path,
                         help="folder dataset root (sgnet_ros.training.datasets)")
+    source.add_argument("--real", type=Path,
+                        help="hand-annotated real frames, one folder each (test/data/real)")
     parser.add_argument("--split", default=None, help="folder split file name, e.g. test")
     parser.add_argument("--one-based-labels", action="store_true")
     parser.add_argument(
@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="average over every class, not only the trained ones",
     )
     parser.add_argument("--json", type=Path, help="also write the scores as JSON")
+    parser.add_argument(
+        "--real-previews",
+        type=Path,
+        help="with --real: write <frame>.png (colour | prediction | annotation) here",
+    )
     parser.add_argument(
         "--previews",
         type=Path,
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         raise SystemExit(f"sgnet-eval: model {args.model} does not exist")
     pipeline = SegmentationPipeline.from_model_path(args.model, PipelineConfig(device="cpu"))
+    if args.real is not None:
+        trained = evaluation_classes(pipeline.contract, args.all_classes)
+        return real_evaluation.run(args, pipeline, trained)
     if args.synthetic_seeds is not None:
         frames, count = synthetic_frames(args.synthetic_seeds, args.size), len(args.synthetic_seeds)
     else:
