@@ -7,7 +7,9 @@ A frame folder holds `rgb.png|jpg`, `depth.png` (uint16 mm, 0 = missing), `camer
 `labels.png` (uint8 NYU40 ids, 255 = unlabeled), which is always the rasterisation of
 `polygons.json`: regions are painted in order (later ones overwrite earlier ones; class 255
 carves out unsure areas), then a band of `boundary_px` pixels around every change of label
-becomes 255, because hand-drawn edges are only accurate to a few pixels.
+becomes 255, because hand-drawn edges are only accurate to a few pixels. With
+`"unlabeled_without_depth": true` pixels without depth become 255 last (for frames whose colour
+is black where the depth camera saw nothing, e.g. Kinect v2 colour registered to depth).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class RealFrame:
     K: np.ndarray  # 3x3
 
 
-def rasterise(spec: dict, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) uint8 labels of a polygons.json document; `size` is (height, width)."""
+def rasterise(spec: dict, size: tuple[int, int], depth: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) uint8 labels of a polygons.json document; `size` is (height, width); `depth`
+    (0 = missing) is needed when the document asks for unlabeled_without_depth."""
     labels = np.full(size, UNLABELED, np.uint8)
     for index, region in enumerate(spec["regions"]):
         class_id = int(region["class"])
@@ -53,6 +56,10 @@ def rasterise(spec: dict, size: tuple[int, int]) -> np.ndarray:
         kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
         changes = cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
         labels[changes] = UNLABELED
+    if spec.get("unlabeled_without_depth"):
+        if depth is None or depth.shape != labels.shape:
+            raise ValueError("unlabeled_without_depth needs the frame's depth at the label size")
+        labels[depth == 0] = UNLABELED
     return labels
 
 
@@ -76,7 +83,8 @@ def read_camera(folder: Path) -> tuple[np.ndarray, tuple[int, int]]:
 def rasterise_folder(folder: Path) -> np.ndarray:
     """The labels that `folder/polygons.json` describes, at the camera's size."""
     _, size = read_camera(folder)
-    return rasterise(json.loads((folder / "polygons.json").read_text()), size)
+    depth = cv2.imread(str(folder / "depth.png"), cv2.IMREAD_UNCHANGED)
+    return rasterise(json.loads((folder / "polygons.json").read_text()), size, depth)
 
 
 def list_real_frames(root: Path) -> list[Path]:
