@@ -130,3 +130,10 @@ def test_sgnet_eval_real_agrees_with_an_independent_count(default_model: Path, t
     assert scores["miou"] == pytest.approx(iou[in_mean].mean(), abs=1e-12)
     assert scores["pixel_accuracy"] == pytest.approx(intersection.sum() / annotated.sum())
     assert "mIoU" in result.stdout and "tum_desk" in result.stdout
+
+
+def test_sgnet_eval_real_refuses_ray_instead_of_misreading_the_folder(default_model: Path):
+    from sgnet_ros.fleet import datasets
+
+    with pytest.raises(SystemExit, match="--real runs its few frames in one process"):
+        datasets.eval_main([str(default_model), "--real", str(REAL), "--ray"])
