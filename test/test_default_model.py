@@ -10,9 +10,14 @@ import pytest
 
 from sgnet_ros.pipeline import nyu40
 from sgnet_ros.pipeline.contract import ModelContract
-from sgnet_ros.training.evaluation import evaluate_pipeline, evaluation_classes, synthetic_frames
+from sgnet_ros.training.evaluation import (
+    evaluate_pipeline,
+    evaluation_classes,
+    model_style,
+    synthetic_frames,
+)
 from sgnet_ros.training.metrics import mean_iou
-from sgnet_ros.training.synthetic import SYNTHETIC_CLASS_IDS
+from sgnet_ros.training.synthetic import class_ids
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 MODEL = MODELS / "sgnet_small_synthetic_hha.onnx"
@@ -31,7 +36,7 @@ def test_model_carries_the_contract_and_is_small():
     assert contract.class_names == nyu40.CLASS_NAMES
     assert tuple(contract.input_size) == (240, 320)
     assert contract.variant == "small"
-    assert set(contract.extra["trained_classes"]) == set(SYNTHETIC_CLASS_IDS)
+    assert set(contract.extra["trained_classes"]) == set(class_ids(model_style(contract)))
     assert MODEL.stat().st_size < 20e6
 
 
@@ -44,6 +49,7 @@ def test_held_out_batch_reaches_the_readme_miou():
     stated = float(match.group(5))
     pipeline = SegmentationPipeline.from_model_path(MODEL, PipelineConfig(device="cpu"))
     seeds = range(start, stop)
-    matrix = evaluate_pipeline(pipeline, synthetic_frames(seeds, (height, width)), len(seeds))
+    frames = synthetic_frames(seeds, (height, width), model_style(pipeline.contract))
+    matrix = evaluate_pipeline(pipeline, frames, len(seeds))
     measured = mean_iou(matrix, evaluation_classes(pipeline.contract, all_classes=False))
     assert measured == pytest.approx(stated, abs=0.02)

@@ -112,14 +112,14 @@ _eval_pipelines: dict[Path, SegmentationPipeline] = {}  # per Ray worker
 
 
 def evaluate_chunk(model: Path, source: tuple) -> np.ndarray:
-    """Confusion matrix of one chunk: ("synthetic", seeds, size) or ("folder", root, names,
+    """Confusion matrix of one chunk: ("synthetic", seeds, size, style) or ("folder", root, names,
     one_based_labels); the pipeline is sgnet-eval's (CPU)."""
     if model not in _eval_pipelines:
         _eval_pipelines[model] = SegmentationPipeline.from_model_path(
             model, PipelineConfig(device="cpu"))
     if source[0] == "synthetic":
-        _, seeds, size = source
-        frames, count = evaluation.synthetic_frames(seeds, size), len(seeds)
+        _, seeds, size, style = source
+        frames, count = evaluation.synthetic_frames(seeds, size, style), len(seeds)
     else:
         _, root, names, one_based = source
         frames, count = (read_folder_frame(root, name, one_based) for name in names), len(names)
@@ -137,8 +137,10 @@ def eval_main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         raise SystemExit(f"sgnet-eval: model {args.model} does not exist")
     model = args.model.resolve()
+    pipeline = SegmentationPipeline.from_model_path(args.model, PipelineConfig(device="cpu"))
     if args.synthetic_seeds is not None:
-        sources = [("synthetic", seeds, args.size)
+        style = evaluation.model_style(pipeline.contract, args.style)
+        sources = [("synthetic", seeds, args.size, style)
                    for seeds in chunks(args.synthetic_seeds, ray_args.chunk_size)]
     else:
         names = list_folder(args.folder, args.split)
@@ -146,7 +148,6 @@ def eval_main(argv: list[str] | None = None) -> int:
                    for chunk in chunks(names, ray_args.chunk_size)]
     matrices = run_tasks(evaluate_chunk, [(model, source) for source in sources], ray_args,
                          "evaluation chunks")
-    pipeline = SegmentationPipeline.from_model_path(args.model, PipelineConfig(device="cpu"))
     evaluation.write_results(args, pipeline, np.sum(matrices, axis=0))
     return 0
 

@@ -164,15 +164,15 @@ def encode_frame(
     return rgb_u8, spatial.cpu().numpy().astype(np.float16), labels.astype(np.uint8)
 
 
-def _encode_synthetic_shard(job: tuple[list[int], tuple[int, int], str]) -> FrameArrays:
+def _encode_synthetic_shard(job: tuple[list[int], tuple[int, int], str, str]) -> FrameArrays:
     from sgnet_ros.training.synthetic import synthetic_frame
 
-    seeds, size, mode = job
+    seeds, size, mode, style = job
     torch.set_num_threads(1)
     encoder = SpatialEncoder(mode)
     frames = []
     for seed in seeds:
-        frame = synthetic_frame(seed, size)
+        frame = synthetic_frame(seed, size, style=style)
         frames.append(encode_frame(encoder, frame.rgb, frame.depth_m, frame.labels, frame.K, size))
     return FrameArrays(*(np.stack(arrays) for arrays in zip(*frames, strict=True)))
 
@@ -241,18 +241,21 @@ def synthetic_arrays(
     mode: str,
     cache_root: str | Path | None = None,
     workers: int = 1,
+    style: str = "realistic",
 ) -> FrameArrays:
-    """Encoded synthetic frames, one per seed (cached per shard of SHARD_FRAMES seeds)."""
+    """Encoded synthetic frames of `style`, one per seed (cached per shard of SHARD_FRAMES
+    seeds)."""
     if len(seeds) == 0:
         raise ValueError("the synthetic seed range is empty")
     seed_list = list(seeds)
     jobs = [
-        (seed_list[i : i + SHARD_FRAMES], tuple(size), mode)
+        (seed_list[i : i + SHARD_FRAMES], tuple(size), mode, style)
         for i in range(0, len(seed_list), SHARD_FRAMES)
     ]
     cache = _cache_dir(
         cache_root,
-        {"synthetic": mode, "size": f"{size[0]}x{size[1]}", "seeds": f"{seeds.start}-{seeds.stop}"},
+        {"synthetic": mode, "style": style, "size": f"{size[0]}x{size[1]}",
+         "seeds": f"{seeds.start}-{seeds.stop}"},
     )
     return _cached_shards(cache, jobs, _encode_synthetic_shard, f"encoding {mode}", workers)
 

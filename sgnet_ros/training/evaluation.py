@@ -30,17 +30,18 @@ from sgnet_ros.training.metrics import (
     per_class_iou,
     pixel_accuracy,
 )
+from sgnet_ros.training.synthetic import STYLES
 from sgnet_ros.training.synthetic_cli import parse_size
 from sgnet_ros.training.train import parse_seed_range
 
 
 def synthetic_frames(
-    seeds: range, size: tuple[int, int]
+    seeds: range, size: tuple[int, int], style: str = "realistic"
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     from sgnet_ros.training.synthetic import synthetic_frame
 
     for seed in seeds:
-        frame = synthetic_frame(seed, size)
+        frame = synthetic_frame(seed, size, style=style)
         yield frame.rgb, frame.depth_m, frame.labels, frame.K
 
 
@@ -95,6 +96,14 @@ def parse_intrinsics(text: str) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
+def model_style(contract, requested: str | None = None) -> str:
+    """The synthetic style to evaluate on: the one asked for, else the one the model was
+    trained on (contract extra `synthetic_style`); models from before styles existed: basic."""
+    if requested is not None:
+        return requested
+    return (contract.extra or {}).get("synthetic_style", "basic")
+
+
 def evaluation_classes(contract, all_classes: bool) -> list[int]:
     trained = contract.extra.get("trained_classes") if contract.extra else None
     if all_classes or not trained:
@@ -122,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size", type=parse_size, default=(240, 320), help="synthetic camera HEIGHTxWIDTH"
     )
+    parser.add_argument("--style", choices=STYLES, default=None,
+                        help="synthetic style (default: the one the model was trained on)")
     parser.add_argument(
         "--all-classes",
         action="store_true",
@@ -164,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         trained = evaluation_classes(pipeline.contract, args.all_classes)
         return real_evaluation.run(args, pipeline, trained)
     if args.synthetic_seeds is not None:
-        frames, count = synthetic_frames(args.synthetic_seeds, args.size), len(args.synthetic_seeds)
+        style = model_style(pipeline.contract, args.style)
+        frames = synthetic_frames(args.synthetic_seeds, args.size, style)
+        count = len(args.synthetic_seeds)
     else:
         frames, count = folder_frames(args.folder, args.split, args.one_based_labels), None
     write_results(args, pipeline, evaluate_pipeline(pipeline, frames, count))

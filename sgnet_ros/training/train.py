@@ -36,6 +36,7 @@ from sgnet_ros.training.datasets import (
     synthetic_arrays,
 )
 from sgnet_ros.training.metrics import ConfusionMatrix, mean_iou
+from sgnet_ros.training.synthetic import DEFAULT_STYLE, STYLES, class_ids
 from sgnet_ros.training.synthetic_cli import parse_size
 
 
@@ -123,8 +124,10 @@ def load_data(args: argparse.Namespace) -> tuple[FrameArrays, FrameArrays]:
         if overlap:
             raise ValueError(f"training and validation seeds overlap ({len(overlap)} seeds)")
         return (
-            synthetic_arrays(args.train_seeds, size, args.spatial_mode, args.cache, args.workers),
-            synthetic_arrays(args.val_seeds, size, args.spatial_mode, args.cache, args.workers),
+            synthetic_arrays(args.train_seeds, size, args.spatial_mode, args.cache, args.workers,
+                             args.style),
+            synthetic_arrays(args.val_seeds, size, args.spatial_mode, args.cache, args.workers,
+                             args.style),
         )
     if args.root is None:
         raise ValueError("--data folder needs --root")
@@ -159,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="folder labels use 0 = unlabeled and 1..40 (common NYUDv2 releases)",
     )
+    data.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
+                      help="synthetic generator style (sgnet_ros.training.synthetic)")
     data.add_argument("--train-seeds", type=parse_seed_range, default=range(0, 3000))
     data.add_argument("--val-seeds", type=parse_seed_range, default=range(1_000_000, 1_000_100))
     data.add_argument(
@@ -211,7 +216,11 @@ def train(args: argparse.Namespace) -> dict:
     seed_everything(args.seed)
     train_arrays, val_arrays = load_data(args)
     num_classes = len(nyu40.CLASS_NAMES)
-    trained_classes = sorted(int(c) for c in np.unique(train_arrays.labels) if c != IGNORE_INDEX)
+    if args.data == "synthetic":  # the generator's class list, even if a short run misses one
+        trained_classes = list(class_ids(args.style))
+    else:
+        trained_classes = sorted(
+            int(c) for c in np.unique(train_arrays.labels) if c != IGNORE_INDEX)
     contract = ModelContract(
         class_names=nyu40.CLASS_NAMES,
         spatial_mode=args.spatial_mode,
@@ -220,6 +229,7 @@ def train(args: argparse.Namespace) -> dict:
         extra={
             "trained_classes": trained_classes,
             "training_data": args.data,
+            **({"synthetic_style": args.style} if args.data == "synthetic" else {}),
             "training_command": " ".join(["sgnet-train", *getattr(args, "command", [])]),
         },
     )

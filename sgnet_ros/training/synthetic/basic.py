@@ -1,7 +1,8 @@
-"""Procedural indoor RGB-D scenes rendered analytically with numpy.
+"""The "basic" style: the first generator, kept so the shipped model's figures reproduce.
 
-A room is an axis-aligned box (room frame: x, y on the floor, z up, floor at z = 0) holding
-furniture built from yawed boxes and vertical cylinders. Every pixel's ray is intersected
+Eight classes, flat-coloured boxes and cylinders under one light. A room is an axis-aligned
+box (room frame: x, y on the floor, z up, floor at z = 0) holding furniture built from yawed
+boxes and vertical cylinders. Every pixel's ray is intersected
 with every primitive in closed form, so depth, labels and colour come from the same hit and
 are consistent by construction. Colour is lambertian shading of procedural textures; depth
 gets a structured-light sensor model (depth-dependent noise, disparity quantisation, holes
@@ -11,40 +12,35 @@ Everything is deterministic per seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sgnet_ros.pipeline import nyu40
+from sgnet_ros.training.synthetic.geometry import (
+    EPS,
+    Box,
+    CameraPose,
+    Cylinder,
+    SyntheticFrame,
+    box_normals,
+    cast,
+    checked_size,
+    cylinder_normals,
+)
+from sgnet_ros.training.synthetic.sensor import SensorNoise
 
 WALL, FLOOR, CABINET, BED, CHAIR, TABLE, CEILING, BOX = (
     nyu40.CLASS_NAMES.index(name)
     for name in ("wall", "floor", "cabinet", "bed", "chair", "table", "ceiling", "box")
 )
-SYNTHETIC_CLASS_IDS: tuple[int, ...] = tuple(
+BASIC_CLASS_IDS: tuple[int, ...] = tuple(
     sorted((WALL, FLOOR, CABINET, BED, CHAIR, TABLE, CEILING, BOX))
 )
-"""The NYU40 ids the generator draws; every label pixel is one of these."""
+"""The NYU40 ids this style draws; every label pixel is one of these."""
 
-REFERENCE_SIZE = (480, 640)  # (height, width) of the reference camera
-REFERENCE_FOCAL = 525.0  # pixels at the reference size (Kinect / Xtion colour camera)
 STEREO_FOCAL_BASELINE = 525.0 * 0.075  # pixel-metres of a Kinect-like projector/camera pair
 DEPTH_RANGE_M = (0.4, 8.0)
-_EPS = 1e-6
-
-
-def intrinsics_for(size: tuple[int, int]) -> np.ndarray:
-    """The reference 525 px / 640x480 pinhole camera scaled to (height, width)."""
-    height, width = _checked_size(size)
-    scale_x, scale_y = width / REFERENCE_SIZE[1], height / REFERENCE_SIZE[0]
-    return np.array(
-        [
-            [REFERENCE_FOCAL * scale_x, 0.0, (width - 1) / 2.0],
-            [0.0, REFERENCE_FOCAL * scale_y, (height - 1) / 2.0],
-            [0.0, 0.0, 1.0],
-        ]
-    )
 
 
 # --------------------------------------------------------------------------- scene description
@@ -60,29 +56,6 @@ class Material:
     scale: float = 1.0
     phase: tuple[float, ...] = (0.0, 0.0, 0.0)
     specular: bool = False
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box yawed about the vertical axis: centre, half extents (room axes before yaw)."""
-
-    center: tuple[float, float, float]
-    half: tuple[float, float, float]
-    yaw: float
-    label: int
-    material: Material
-
-
-@dataclass(frozen=True)
-class Cylinder:
-    """A vertical cylinder between heights z0 and z1."""
-
-    center_xy: tuple[float, float]
-    radius: float
-    z0: float
-    z1: float
-    label: int
-    material: Material
 
 
 @dataclass
@@ -112,56 +85,6 @@ class Room:
             np.hypot(x - fx, y - fy) > radius + margin or z > top + margin
             for fx, fy, radius, top in self.footprints
         )
-
-
-@dataclass(frozen=True)
-class CameraPose:
-    """Camera position in the room frame and its yaw/pitch/roll (radians)."""
-
-    position: tuple[float, float, float]
-    yaw: float
-    pitch: float
-    roll: float
-
-    def rotation(self) -> np.ndarray:
-        """R_room_from_optical: columns are the optical x (right), y (down), z (forward) axes."""
-        cp, sp = np.cos(self.pitch), np.sin(self.pitch)
-        cy, sy = np.cos(self.yaw), np.sin(self.yaw)
-        forward = np.array([cp * cy, cp * sy, sp])
-        right = np.array([sy, -cy, 0.0])
-        down = np.cross(forward, right)
-        cr, sr = np.cos(self.roll), np.sin(self.roll)
-        right, down = cr * right + sr * down, -sr * right + cr * down
-        return np.stack([right, down, forward], axis=1)
-
-
-@dataclass(frozen=True)
-class SensorNoise:
-    """Strength of the simulated RGB-D sensor artefacts (1.0 = Kinect-like)."""
-
-    depth_noise: float = 1.0  # multiplies the axial noise sigma(z)
-    quantise: bool = True  # 1/8 px disparity steps
-    edge_holes: float = 0.6  # probability a depth-discontinuity pixel is dropped
-    dark_holes: float = 0.8  # probability a pixel with albedo luminance < 0.08 is dropped
-    specular_holes: bool = True
-    dropout: float = 0.002  # fraction of pixels lost in small random blobs
-    rgb_noise: float = 2.0  # grey levels of gaussian sensor noise
-
-    @classmethod
-    def none(cls) -> SensorNoise:
-        return cls(0.0, False, 0.0, 0.0, False, 0.0, 0.0)
-
-
-@dataclass
-class SyntheticFrame:
-    """One rendered frame: rgb8, depth in metres (0 = invalid), NYU40 labels, camera."""
-
-    rgb: np.ndarray
-    depth_m: np.ndarray
-    labels: np.ndarray
-    K: np.ndarray
-    pose: CameraPose
-    clean_depth_m: np.ndarray
 
 
 # ------------------------------------------------------------------------------- room builder
@@ -569,110 +492,6 @@ def sample_camera(room: Room, rng: np.random.Generator, tries: int = 200) -> Cam
 # ------------------------------------------------------------------------------------ renderer
 
 
-def _corners(primitive: Box | Cylinder) -> np.ndarray:
-    """The 8 corners of the primitive's bounding box in the room frame."""
-    signs = np.array([(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-    if isinstance(primitive, Cylinder):
-        center = np.array([*primitive.center_xy, (primitive.z0 + primitive.z1) / 2])
-        half = np.array([primitive.radius, primitive.radius, (primitive.z1 - primitive.z0) / 2])
-        return center + signs * half
-    c, s = np.cos(primitive.yaw), np.sin(primitive.yaw)
-    local = signs * np.array(primitive.half)
-    rotate = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return np.array(primitive.center) + local @ rotate.T
-
-
-def _screen_pixels(
-    primitive: Box | Cylinder, pose: CameraPose, K: np.ndarray, size: tuple[int, int]
-) -> np.ndarray | None:
-    """Flat indices of the pixels inside the primitive's projected bounding box.
-
-    None when a corner lies behind the camera (every ray must then be tested); culling the
-    rest keeps rendering cost proportional to the primitives' screen area.
-    """
-    height, width = size
-    corners = (_corners(primitive) - np.array(pose.position)) @ pose.rotation()
-    if (corners[:, 2] < 0.05).any():
-        return None
-    u = K[0, 0] * corners[:, 0] / corners[:, 2] + K[0, 2]
-    v = K[1, 1] * corners[:, 1] / corners[:, 2] + K[1, 2]
-    col0, col1 = max(int(np.floor(u.min())), 0), min(int(np.ceil(u.max())) + 1, width)
-    row0, row1 = max(int(np.floor(v.min())), 0), min(int(np.ceil(v.max())) + 1, height)
-    if col0 >= col1 or row0 >= row1:
-        return np.empty(0, dtype=np.int64)
-    rows, cols = np.meshgrid(np.arange(row0, row1), np.arange(col0, col1), indexing="ij")
-    return (rows * width + cols).ravel()
-
-
-def _ray_box(origin: np.ndarray, directions: np.ndarray, box: Box) -> np.ndarray:
-    c, s = np.cos(box.yaw), np.sin(box.yaw)
-    rotate = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # room -> box local
-    local_origin = rotate @ (origin - np.array(box.center))
-    local_dirs = directions @ rotate.T
-    half = np.array(box.half)
-    safe = np.where(np.abs(local_dirs) < _EPS, _EPS, local_dirs)
-    t_a, t_b = (-half - local_origin) / safe, (half - local_origin) / safe
-    t_near = np.minimum(t_a, t_b).max(axis=1)
-    t_far = np.maximum(t_a, t_b).min(axis=1)
-    return np.where((t_near <= t_far) & (t_near > _EPS), t_near, np.inf)
-
-
-def _box_normals(points: np.ndarray, box: Box) -> np.ndarray:
-    c, s = np.cos(box.yaw), np.sin(box.yaw)
-    rotate = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
-    local = (points - np.array(box.center)) @ rotate.T / np.array(box.half)
-    axis = np.abs(local).argmax(axis=1)
-    normals_local = np.zeros_like(local)
-    normals_local[np.arange(len(local)), axis] = np.sign(local[np.arange(len(local)), axis])
-    return normals_local @ rotate
-
-
-def _ray_cylinder(origin: np.ndarray, directions: np.ndarray, cylinder: Cylinder) -> np.ndarray:
-    ox, oy = origin[0] - cylinder.center_xy[0], origin[1] - cylinder.center_xy[1]
-    dx, dy, dz = directions[:, 0], directions[:, 1], directions[:, 2]
-    a = dx * dx + dy * dy
-    b = 2 * (ox * dx + oy * dy)
-    c = ox * ox + oy * oy - cylinder.radius**2
-    discriminant = b * b - 4 * a * c
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t_side = (-b - np.sqrt(discriminant)) / (2 * a)
-    z_side = origin[2] + t_side * dz
-    side_ok = (
-        (discriminant >= 0)
-        & (a > _EPS)
-        & (t_side > _EPS)
-        & (z_side >= cylinder.z0)
-        & (z_side <= cylinder.z1)
-    )
-    t = np.where(side_ok, t_side, np.inf)
-    for cap, facing in (
-        (cylinder.z1, origin[2] > cylinder.z1),
-        (cylinder.z0, origin[2] < cylinder.z0),
-    ):
-        if not facing:
-            continue
-        safe = np.where(np.abs(dz) < _EPS, _EPS, dz)
-        t_cap = (cap - origin[2]) / safe
-        radial = (ox + t_cap * dx) ** 2 + (oy + t_cap * dy) ** 2
-        cap_ok = (t_cap > _EPS) & (radial <= cylinder.radius**2)
-        t = np.where(cap_ok & (t_cap < t), t_cap, t)
-    return t
-
-
-def _cylinder_normals(points: np.ndarray, cylinder: Cylinder) -> np.ndarray:
-    radial = points[:, :2] - np.array(cylinder.center_xy)
-    distance = np.linalg.norm(radial, axis=1)
-    to_side = np.abs(distance - cylinder.radius)
-    to_top, to_bottom = np.abs(points[:, 2] - cylinder.z1), np.abs(points[:, 2] - cylinder.z0)
-    normals = np.zeros_like(points)
-    normals[:, :2] = radial / np.maximum(distance, _EPS)[:, None]
-    on_top = (to_top < to_side) & (to_top <= to_bottom)
-    on_bottom = (to_bottom < to_side) & ~on_top
-    normals[on_top] = (0.0, 0.0, 1.0)
-    normals[on_bottom] = (0.0, 0.0, -1.0)
-    return normals
-
-
 def _texture_factor(points: np.ndarray, normals: np.ndarray, material: Material) -> np.ndarray:
     """A multiplicative albedo modulation around 1 from the surface position."""
     if material.texture == "plain" or material.strength == 0.0:
@@ -696,21 +515,6 @@ def _texture_factor(points: np.ndarray, normals: np.ndarray, material: Material)
     return 1.0 + material.strength * wave / 1.5
 
 
-def _room_hits(
-    origin: np.ndarray, directions: np.ndarray, size: tuple[float, float, float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to the room's inside and which face: 0 x=0, 1 x=max, 2 y=0, 3 y=max, 4 floor,
-    5 ceiling."""
-    upper = np.array(size)
-    safe = np.where(np.abs(directions) < _EPS, _EPS, directions)
-    t_axes = np.where(safe > 0, (upper - origin) / safe, (0.0 - origin) / safe)
-    axis = t_axes.argmin(axis=1)
-    t = t_axes[np.arange(len(t_axes)), axis]
-    positive = safe[np.arange(len(safe)), axis] > 0
-    face = np.array([0, 2, 4])[axis] + positive
-    return t, face
-
-
 def render(
     room: Room,
     pose: CameraPose,
@@ -720,32 +524,10 @@ def render(
     noise: SensorNoise | None = None,
 ) -> SyntheticFrame:
     """Ray-cast the room from `pose`: rgb8, noisy depth (metres), labels, clean depth."""
-    height, width = _checked_size(size)
+    height, width = checked_size(size)
     noise = SensorNoise() if noise is None else noise
-    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    rays_optical = np.stack(
-        [(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1
-    ).reshape(-1, 3)
-    rotation = pose.rotation()
-    directions = rays_optical @ rotation.T  # unnormalised: optical z = 1, so t is the depth
+    directions, depth, owner, face = cast(room.size, room.primitives, pose, K, (height, width))
     origin = np.array(pose.position)
-
-    depth, face = _room_hits(origin, directions, room.size)
-    owner = np.full(depth.shape, -1)
-    for index, primitive in enumerate(room.primitives):
-        pixels = _screen_pixels(primitive, pose, K, (height, width))
-        if pixels is not None and len(pixels) == 0:
-            continue
-        subset = directions if pixels is None else directions[pixels]
-        hit = (
-            _ray_box(origin, subset, primitive)
-            if isinstance(primitive, Box)
-            else _ray_cylinder(origin, subset, primitive)
-        )
-        if pixels is None:
-            pixels = np.arange(len(depth))
-        closer = hit < depth[pixels]
-        depth[pixels[closer]], owner[pixels[closer]] = hit[closer], index
 
     points = origin + directions * depth[:, None]
     labels = np.empty(depth.shape, dtype=np.uint8)
@@ -768,9 +550,9 @@ def render(
         if not mask.any():
             continue
         normals[mask] = (
-            _box_normals(points[mask], primitive)
+            box_normals(points[mask], primitive)
             if isinstance(primitive, Box)
-            else _cylinder_normals(points[mask], primitive)
+            else cylinder_normals(points[mask], primitive)
         )
         _shade_surface(mask, points, normals, primitive.material, albedo, specular)
         labels[mask] = primitive.label
@@ -835,7 +617,7 @@ def _sensor_depth(
         coarse = rng.normal(0.0, 1.0, ((height + 1) // 2, (width + 1) // 2))
         result += sigma * np.kron(coarse, np.ones((2, 2)))[:height, :width]
     if noise.quantise:
-        disparity = np.round(STEREO_FOCAL_BASELINE / np.maximum(result, _EPS) * 8.0) / 8.0
+        disparity = np.round(STEREO_FOCAL_BASELINE / np.maximum(result, EPS) * 8.0) / 8.0
         result = STEREO_FOCAL_BASELINE / np.maximum(disparity, 1.0 / 8.0)
     holes = (depth < DEPTH_RANGE_M[0]) | (depth > DEPTH_RANGE_M[1])
     if noise.edge_holes > 0:
@@ -859,75 +641,3 @@ def _sensor_depth(
         ]
     result[holes] = 0.0
     return result.astype(np.float32)
-
-
-# ------------------------------------------------------------------------------ public entries
-
-
-def _checked_size(size: tuple[int, int]) -> tuple[int, int]:
-    height, width = (int(v) for v in size)
-    if height < 8 or width < 8:
-        raise ValueError(f"image size (height, width) must be at least 8x8, got {size}")
-    return height, width
-
-
-def synthetic_frame(
-    seed: int, size: tuple[int, int] = (240, 320), noise: SensorNoise | None = None
-) -> SyntheticFrame:
-    """One frame of a fresh room and camera; the same seed always gives the same frame."""
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    rng = np.random.default_rng(seed)
-    room = generate_room(rng)
-    pose = sample_camera(room, rng)
-    return render(room, pose, intrinsics_for(size), size, rng, noise)
-
-
-def synthetic_sequence(
-    seed: int,
-    num_frames: int,
-    size: tuple[int, int] = (480, 640),
-    noise: SensorNoise | None = None,
-    fps: float = 30.0,
-    speed_m_s: float = 0.3,
-    turn_deg_s: float = 20.0,
-) -> Iterator[SyntheticFrame]:
-    """A smooth camera move through one room: walk forward-sideways while panning.
-
-    The path is checked to stay clear of furniture before rendering; positions follow a
-    gentle curve and the pitch sways by a few degrees, like a camera on a moving base.
-    """
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be positive, got {num_frames}")
-    rng = np.random.default_rng(seed)
-    room = generate_room(rng)
-    duration = num_frames / fps
-    for _ in range(200):
-        start = sample_camera(room, rng)
-        heading = start.yaw + rng.uniform(-0.6, 0.6)
-        turn = np.radians(turn_deg_s) * rng.choice((-1.0, 1.0))
-        poses = []
-        for index in range(num_frames):
-            time = index / fps
-            phase = time / duration
-            step = speed_m_s * time
-            position = np.array(start.position) + (
-                step * np.cos(heading),
-                step * np.sin(heading),
-                0.02 * np.sin(2 * np.pi * phase),
-            )
-            poses.append(
-                CameraPose(
-                    tuple(float(v) for v in position),
-                    start.yaw + turn * time,
-                    start.pitch + np.radians(3.0) * np.sin(2 * np.pi * phase),
-                    start.roll * (1.0 - 0.5 * phase),
-                )
-            )
-        if all(room.is_free(np.array(pose.position)) for pose in poses):
-            break
-    else:
-        raise ValueError(f"no collision-free camera path found in the room of seed {seed}")
-    K = intrinsics_for(size)
-    for pose in poses:
-        yield render(room, pose, K, size, rng, noise)
