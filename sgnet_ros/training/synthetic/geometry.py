@@ -88,9 +88,17 @@ class SyntheticFrame:
     clean_depth_m: np.ndarray
 
 
+NEAR_CLIP_M = 0.05
+_CORNER_SIGNS = np.array([(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+_BOX_EDGES = np.array(
+    [(i, j) for i in range(8) for j in range(i + 1, 8)
+     if np.abs(_CORNER_SIGNS[i] - _CORNER_SIGNS[j]).sum() == 2]
+)
+
+
 def bounding_corners(primitive: Box | Cylinder) -> np.ndarray:
     """The 8 corners of the primitive's bounding box in the room frame."""
-    signs = np.array([(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+    signs = _CORNER_SIGNS
     if isinstance(primitive, Cylinder):
         center = np.array([*primitive.center_xy, (primitive.z0 + primitive.z1) / 2])
         half = np.array([primitive.radius, primitive.radius, (primitive.z1 - primitive.z0) / 2])
@@ -106,13 +114,30 @@ def screen_pixels(
 ) -> np.ndarray | None:
     """Flat indices of the pixels inside the primitive's projected bounding box.
 
-    None when a corner lies behind the camera (every ray must then be tested); culling the
-    rest keeps rendering cost proportional to the primitives' screen area.
+    Culling keeps rendering cost proportional to the primitives' screen area. A bounding box
+    wholly outside one side of the view frustum is empty; one reaching behind the camera is
+    clipped at NEAR_CLIP_M first (nothing is ever that close to a camera in these rooms).
     """
     height, width = size
     corners = (bounding_corners(primitive) - np.array(pose.position)) @ pose.rotation()
-    if (corners[:, 2] < 0.05).any():
-        return None
+    x, y, z = corners[:, 0], corners[:, 1], corners[:, 2]
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    # Points on pixel rays satisfy all of these; a box failing one at every corner is unseen.
+    outside = (
+        (z <= 0).all()
+        or (fx * x + cx * z < 0).all()
+        or ((width - 1 - cx) * z - fx * x < 0).all()
+        or (fy * y + cy * z < 0).all()
+        or ((height - 1 - cy) * z - fy * y < 0).all()
+    )
+    if outside:
+        return np.empty(0, dtype=np.int64)
+    if (z < NEAR_CLIP_M).any():
+        a, b = corners[_BOX_EDGES[:, 0]], corners[_BOX_EDGES[:, 1]]
+        crossing = (a[:, 2] - NEAR_CLIP_M) * (b[:, 2] - NEAR_CLIP_M) < 0
+        a, b = a[crossing], b[crossing]
+        fraction = (NEAR_CLIP_M - a[:, 2]) / (b[:, 2] - a[:, 2])
+        corners = np.concatenate([corners[z >= NEAR_CLIP_M], a + fraction[:, None] * (b - a)])
     u = K[0, 0] * corners[:, 0] / corners[:, 2] + K[0, 2]
     v = K[1, 1] * corners[:, 1] / corners[:, 2] + K[1, 2]
     col0, col1 = max(int(np.floor(u.min())), 0), min(int(np.ceil(u.max())) + 1, width)
