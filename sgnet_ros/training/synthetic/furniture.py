@@ -20,6 +20,7 @@ from sgnet_ros.training.synthetic.layout import (
     COUNTER,
     DESK,
     DOOR,
+    FLOOR,
     LAMP,
     OTHERPROP,
     PICTURE,
@@ -211,6 +212,16 @@ def add_floor_clutter(room: Room, layout: Layout, rng: Rng) -> None:
         leaves = mat.surface("fabric", ((0.2, 0.4), (0.4, 0.8), (0.15, 0.5)), rng)
         room.add(Cylinder((x, y), radius * rng.uniform(1.2, 2.0), height + 0.05,
                           height + rng.uniform(0.3, 0.9), OTHERPROP, leaves))
+
+
+def add_rug(room: Room, layout: Layout, rng: Rng) -> None:
+    """A rug: floor in NYU40 terms, but a different texture on it (under furniture too)."""
+    length, width = rng.uniform(1.2, 3.0), rng.uniform(0.8, 2.0)
+    x, y = (float(rng.uniform(0.3, 0.7) * side) for side in room.size[:2])
+    kind = "carpet" if rng.random() < 0.5 else "fabric"
+    rug = mat.surface(kind, mat.FABRIC if rng.random() < 0.7 else mat.VIVID, rng)
+    room.add(Box((x, y, 0.0004), (length / 2, width / 2, 0.0004), float(rng.uniform(0, np.pi)),
+                 FLOOR, rug))  # thinner than a millimetre: floor pixels stay at floor height
 
 
 # ---------------------------------------------------------------------------- furniture
@@ -503,6 +514,8 @@ def generate_room(rng: Rng) -> Room:
     """A random furnished room of a random type, with its door, windows, pictures and lights."""
     room = new_room(rng)
     layout = Layout(room, rng)
+    if rng.random() < 0.35:
+        add_rug(room, layout, rng)
     if rng.random() < 0.85:
         add_door(room, rng)
     for _ in range(int(rng.integers(0, 3))):
