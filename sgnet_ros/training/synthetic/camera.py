@@ -46,7 +46,8 @@ def sample_camera(room: Room, rng: np.random.Generator, tries: int = 300) -> Cam
         )
         if not room.is_free(position, margin=0.35):
             continue
-        furniture = [spot for spot in room.footprints if spot[3] > 0]  # not door clearances
+        # Furniture only: not the clearance in front of a door, not the space under a pendant.
+        furniture = [spot for spot in room.footprints if 0 < spot[3] < room.size[2]]
         if furniture and rng.random() < 0.75:
             x, y, _, top = furniture[rng.integers(len(furniture))]
             target = np.array([x, y, top / 2])

@@ -152,6 +152,7 @@ def add_pendant(room: Room, rng: Rng, x: float, y: float) -> None:
     shade = mat.surface("shade", mat.WARM_PALE if rng.random() < 0.6 else mat.VIVID, rng,
                         emission=float(rng.uniform(0.5, 1.5)))
     room.add(Cylinder((x, y), radius, z1 - drop - 0.25, z1 - drop, LAMP, shade))
+    room.footprints.append((x, y, radius, z1))  # no camera under it: it would stand inside
 
 
 # -------------------------------------------------------------------------- small things

@@ -138,6 +138,8 @@ def screen_pixels(
         a, b = a[crossing], b[crossing]
         fraction = (NEAR_CLIP_M - a[:, 2]) / (b[:, 2] - a[:, 2])
         corners = np.concatenate([corners[z >= NEAR_CLIP_M], a + fraction[:, None] * (b - a)])
+        if len(corners) == 0:  # wholly nearer than the clip plane
+            return np.empty(0, dtype=np.int64)
     u = K[0, 0] * corners[:, 0] / corners[:, 2] + K[0, 2]
     v = K[1, 1] * corners[:, 1] / corners[:, 2] + K[1, 2]
     col0, col1 = max(int(np.floor(u.min())), 0), min(int(np.ceil(u.max())) + 1, width)
