@@ -34,13 +34,17 @@ MIN_OPSET = 17
 
 
 class _ExportWrapper(nn.Module):
-    """Adds the optional in-graph argmax so the node can skip it."""
+    """Adds the optional in-graph argmax so the node can skip it; for a model trained without
+    geometry (contract extra `blind_spatial`) the graph replaces its spatial input by the
+    zeros it was trained on, so every runtime feeds it correctly without knowing."""
 
-    def __init__(self, model: SGNet, with_labels: bool) -> None:
+    def __init__(self, model: SGNet, with_labels: bool, blind_spatial: bool = False) -> None:
         super().__init__()
-        self.model, self.with_labels = model, with_labels
+        self.model, self.with_labels, self.blind_spatial = model, with_labels, blind_spatial
 
     def forward(self, rgb: torch.Tensor, spatial: torch.Tensor):
+        if self.blind_spatial:
+            spatial = torch.zeros_like(spatial)
         logits = self.model(rgb, spatial)
         if self.with_labels:
             return logits, torch.argmax(logits, dim=1)
@@ -101,7 +105,7 @@ def export_onnx(
             # its output is what we check below, so its warnings are noise here.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _ExportWrapper(model, with_labels),
+                _ExportWrapper(model, with_labels, is_blind_spatial(contract)),
                 (rgb, spatial),
                 str(path),
                 dynamo=False,
@@ -120,7 +124,14 @@ def export_onnx(
     onnx.save(proto, str(path))
 
 
-def compare_with_onnxruntime(model: SGNet, path: str | Path, height: int, width: int) -> float:
+def is_blind_spatial(contract: ModelContract) -> bool:
+    """True for an RGB-only ablation model (sgnet-train --blind-spatial)."""
+    return bool(contract.extra.get("blind_spatial", False))
+
+
+def compare_with_onnxruntime(
+    model: SGNet, path: str | Path, height: int, width: int, blind_spatial: bool = False
+) -> float:
     """Max abs difference of the logits between PyTorch and ONNX Runtime (CPU)."""
     import onnxruntime as ort
 
@@ -129,8 +140,9 @@ def compare_with_onnxruntime(model: SGNet, path: str | Path, height: int, width:
     spatial = torch.randn(1, model.spatial_channels, height, width, generator=generator)
     model.eval()
     device = next(model.parameters()).device
+    torch_spatial = torch.zeros_like(spatial) if blind_spatial else spatial
     with torch.no_grad():
-        expected = model(rgb.to(device), spatial.to(device)).cpu().numpy()
+        expected = model(rgb.to(device), torch_spatial.to(device)).cpu().numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     actual = session.run([OUTPUT_LOGITS], {INPUT_RGB: rgb.numpy(), INPUT_SPATIAL: spatial.numpy()})[
         0
@@ -229,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             with_labels=args.with_labels,
             sample_size=(args.height, args.width),
         )
-        difference = compare_with_onnxruntime(model, args.out, args.height, args.width)
+        difference = compare_with_onnxruntime(
+            model, args.out, args.height, args.width, is_blind_spatial(contract)
+        )
     except (ValueError, FileNotFoundError) as error:
         print(f"sgnet-export: error: {error}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from sgnet_ros.pipeline.preprocessing import (
     resize_rgb,
 )
 from sgnet_ros.pipeline.spatial.encoding import SpatialEncoder
+from sgnet_ros.training import augmentation
 
 IGNORE_INDEX = 255
 NYU_CAMERA = np.array([[518.8579, 0.0, 325.5824], [0.0, 519.4696, 253.7362], [0.0, 0.0, 1.0]])
@@ -292,9 +293,16 @@ def folder_arrays(
 # ------------------------------------------------------------------------------ torch dataset
 
 
-class SegmentationDataset(torch.utils.data.Dataset):
-    """Normalised network inputs from encoded frames, with optional crop + flip augmentation.
+AUGMENTATIONS = ("none", "basic", "strong")
 
+
+class SegmentationDataset(torch.utils.data.Dataset):
+    """Normalised network inputs from encoded frames, with optional augmentation.
+
+    "basic": random crop + mirror. "strong": also a random zoom (0.6-1.5x) and strong
+    photometric changes of RGB only (sgnet_ros.training.augmentation), so colour alone cannot
+    explain the labels. `blind_spatial` feeds a constant spatial input (zeros after
+    normalisation): the RGB-only ablation.
     Augmentation is drawn from (seed, epoch, index), so a resumed run sees the same samples.
     """
 
@@ -303,15 +311,21 @@ class SegmentationDataset(torch.utils.data.Dataset):
         arrays: FrameArrays,
         contract: ModelContract,
         crop: tuple[int, int] | None = None,
-        augment: bool = False,
+        augment: str = "none",
         seed: int = 0,
+        blind_spatial: bool = False,
     ) -> None:
         height, width = arrays.labels.shape[1:]
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
         if crop is not None and (crop[0] > height or crop[1] > width):
             raise ValueError(f"crop {crop} is larger than the frames ({height}, {width})")
-        self.arrays, self.crop, self.augment, self.seed = arrays, crop, augment, seed
+        self.arrays, self.augment, self.seed = arrays, augment, seed
+        self.out_size = tuple(crop) if crop is not None else (height, width)
+        self.blind_spatial = blind_spatial
         self.epoch = 0
         self.contract = contract
+        self.spatial_fill = np.asarray(contract.spatial_mean, dtype=np.float32)
         self.flip_x_channel = contract.spatial_mode == "xyz"  # mirroring negates optical x
 
     def set_epoch(self, epoch: int) -> None:
@@ -320,25 +334,35 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.arrays)
 
+    def sample(self, index: int) -> augmentation.Sample:
+        """Frame `index` as this epoch augments it, before normalisation."""
+        sample = augmentation.Sample(
+            self.arrays.rgb[index].astype(np.float32) / 255.0,
+            self.arrays.spatial[index].astype(np.float32),
+            self.arrays.labels[index],
+        )
+        if self.augment == "none" and self.out_size == sample.labels.shape:
+            return sample
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.augment == "none":
+            return augmentation.scale_crop_flip(
+                sample, self.out_size, rng, self.spatial_fill, None, flip=False)
+        strong = self.augment == "strong"
+        sample = augmentation.scale_crop_flip(
+            sample, self.out_size, rng, self.spatial_fill,
+            augmentation.SCALE_RANGE if strong else None, flip_x_channel=self.flip_x_channel)
+        if strong:
+            sample.rgb = augmentation.photometric(sample.rgb, rng)
+        return sample
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rgb = self.arrays.rgb[index].transpose(2, 0, 1).astype(np.float32) / 255.0
-        spatial = self.arrays.spatial[index].astype(np.float32)
-        labels = self.arrays.labels[index].astype(np.int64)
-        if self.augment or self.crop is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            if self.crop is not None:
-                top = int(rng.integers(0, labels.shape[0] - self.crop[0] + 1))
-                left = int(rng.integers(0, labels.shape[1] - self.crop[1] + 1))
-                window = (slice(top, top + self.crop[0]), slice(left, left + self.crop[1]))
-                rgb, spatial = rgb[:, window[0], window[1]], spatial[:, window[0], window[1]]
-                labels = labels[window]
-            if self.augment and rng.random() < 0.5:
-                rgb, spatial, labels = rgb[:, :, ::-1], spatial[:, :, ::-1].copy(), labels[:, ::-1]
-                if self.flip_x_channel:
-                    spatial[0] = -spatial[0]
+        sample = self.sample(index)
         # The runtime's own normalisation, so training feeds the network what the node feeds.
+        spatial = normalise_spatial(torch.from_numpy(sample.spatial), self.contract)
+        if self.blind_spatial:
+            spatial = torch.zeros_like(spatial)
         return (
-            normalise_rgb(torch.from_numpy(np.ascontiguousarray(rgb)), self.contract),
-            normalise_spatial(torch.from_numpy(np.ascontiguousarray(spatial)), self.contract),
-            torch.from_numpy(np.ascontiguousarray(labels)),
+            normalise_rgb(torch.from_numpy(sample.rgb.transpose(2, 0, 1).copy()), self.contract),
+            spatial,
+            torch.from_numpy(sample.labels.astype(np.int64)),
         )

@@ -7,8 +7,14 @@
 
 Cross-entropy on the main output plus the deep-supervision output (weighted), AdamW with a
 warm-up and poly decay, a held-out mIoU after each epoch, a checkpoint per epoch (last.pt,
-best.pt; --resume continues from last.pt), and an ONNX export of the best checkpoint with
-the model contract (class names, normalisation, spatial mode) in its metadata.
+best.pt; --resume continues from last.pt, to the batch), and an ONNX export of the best
+checkpoint with the model contract (class names, normalisation, spatial mode) in its metadata.
+
+--augment strong (the default) zooms, crops and mirrors every frame and changes its colours
+beyond recognition at times, so the network has to read the geometry of the spatial input.
+--blind-spatial is the RGB-only ablation: the network only ever sees a constant spatial input
+and its ONNX graph ignores the spatial input it is fed. --max-minutes stops (mid-epoch if
+need be, with a checkpoint that --resume continues exactly) in time to validate and export.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from tqdm import tqdm
 from sgnet_ros.pipeline import nyu40
 from sgnet_ros.pipeline.contract import SPATIAL_CHANNELS, ModelContract
 from sgnet_ros.training.datasets import (
+    AUGMENTATIONS,
     IGNORE_INDEX,
     FrameArrays,
     SegmentationDataset,
@@ -97,7 +104,9 @@ def evaluate_model(
     was_training = model.training
     model.eval()
     confusion = ConfusionMatrix(num_classes)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    # Its own generator: validating must not move the global RNG that dropout draws from.
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                         generator=torch.Generator())
     for rgb, spatial, labels in loader:
         prediction = model(rgb.to(device), spatial.to(device)).argmax(dim=1)
         confusion.update(prediction.cpu().numpy(), labels.numpy())
@@ -176,12 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="random training crops HEIGHTxWIDTH (full frames when omitted)",
     )
     data.add_argument(
+        "--augment",
+        choices=AUGMENTATIONS,
+        default="strong",
+        help="training augmentation: basic = crop + mirror; strong = also zoom 0.6-1.5x and "
+        "strong colour/texture changes of RGB",
+    )
+    data.add_argument(
         "--cache", type=Path, default=Path("out/cache"), help="where encoded frames are cached"
     )
     data.add_argument("--workers", type=int, default=1, help="processes for encoding")
     model = parser.add_argument_group("model")
     model.add_argument("--variant", default="small")
     model.add_argument("--spatial-mode", choices=sorted(SPATIAL_CHANNELS), default="hha")
+    model.add_argument(
+        "--blind-spatial",
+        action="store_true",
+        help="RGB-only ablation: constant spatial input in training; the exported graph "
+        "ignores its spatial input",
+    )
+    model.add_argument("--init", type=Path, default=None,
+                       help="start from this sgnet-train checkpoint's weights (warm start)")
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--epochs", type=int, default=8)
     optim.add_argument("--batch-size", type=int, default=8)
@@ -196,10 +220,35 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--out", type=Path, default=Path("out/train"))
     run.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    run.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="time budget of this invocation (data encoding included): training stops in "
+        "time to validate and export; --resume continues",
+    )
     run.add_argument("--export", type=Path, default=None, help="ONNX path (default OUT/model.onnx)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return parser
+
+
+def epoch_order(num_frames: int, seed: int, epoch: int) -> list[int]:
+    """The frame order of an epoch; a function of (seed, epoch) so a resume can skip into it."""
+    generator = torch.Generator().manual_seed(seed * 1000 + epoch)
+    return torch.randperm(num_frames, generator=generator).tolist()
+
+
+def load_initial_weights(model: torch.nn.Module, path: Path, device: torch.device) -> None:
+    """--init: another run's weights, for a warm start (same variant, classes, spatial mode)."""
+    from sgnet_ros.network.checkpoints import load_checkpoint
+
+    source, _, _ = load_checkpoint(path, map_location=device)
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as error:
+        raise ValueError(f"--init {path} does not fit this model: {error}") from error
+    print(f"initialised from {path}")
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -208,6 +257,8 @@ def train(args: argparse.Namespace) -> dict:
     from sgnet_ros.network.checkpoints import load_checkpoint, save_checkpoint
     from sgnet_ros.network.export import export_onnx, file_sha256
 
+    invoked = time.monotonic()
+    deadline = None if args.max_minutes is None else invoked + 60.0 * args.max_minutes
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be positive")
     if args.threads:
@@ -230,13 +281,16 @@ def train(args: argparse.Namespace) -> dict:
             "trained_classes": trained_classes,
             "training_data": args.data,
             **({"synthetic_style": args.style} if args.data == "synthetic" else {}),
+            "augment": args.augment,
+            "blind_spatial": bool(args.blind_spatial),
             "training_command": " ".join(["sgnet-train", *getattr(args, "command", [])]),
         },
     )
     train_set = SegmentationDataset(
-        train_arrays, contract, crop=args.crop, augment=True, seed=args.seed
+        train_arrays, contract, crop=args.crop, augment=args.augment, seed=args.seed,
+        blind_spatial=args.blind_spatial,
     )
-    val_set = SegmentationDataset(val_arrays, contract)
+    val_set = SegmentationDataset(val_arrays, contract, blind_spatial=args.blind_spatial)
     weights = class_weights(train_arrays.labels, num_classes, args.class_weighting).to(device)
 
     model = build_sgnet(args.variant, num_classes, args.spatial_mode).to(device)
@@ -251,32 +305,41 @@ def train(args: argparse.Namespace) -> dict:
         optimizer, poly_schedule(total_steps, min(100, max(total_steps // 10, 1)))
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    start_epoch, step, best_miou, history = 0, 0, -1.0, []
+    start_epoch, start_batch, step, best_miou, history = 0, 0, 0, -1.0, []
     if args.resume and (args.out / "last.pt").is_file():
         resumed, _, state = load_checkpoint(args.out / "last.pt", map_location=device)
         model.load_state_dict(resumed.state_dict())
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
-        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        start_batch = int(state["batches_done"])
+        if start_batch >= steps_per_epoch:
+            start_epoch, start_batch = start_epoch + 1, 0
         best_miou, history = float(state["best_miou"]), json.loads(state["history"])
-        print(f"resumed from {args.out / 'last.pt'} after epoch {start_epoch}")
+        print(f"resumed from {args.out / 'last.pt'} at epoch {start_epoch + 1}, "
+              f"batch {start_batch}")
+    elif args.init is not None:
+        load_initial_weights(model, args.init, device)
 
-    generator = torch.Generator().manual_seed(args.seed)
+    validation_seconds, out_of_time = 0.0, False
     for epoch in range(start_epoch, args.epochs):
-        if step >= total_steps:
+        if step >= total_steps or out_of_time:
             break
-        generator.manual_seed(args.seed * 1000 + epoch)  # resume-safe shuffling
         train_set.set_epoch(epoch)
+        first_batch = start_batch if epoch == start_epoch else 0
+        order = epoch_order(len(train_set), args.seed, epoch)[first_batch * args.batch_size:]
         loader = torch.utils.data.DataLoader(
-            train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, generator=generator
+            train_set, batch_size=args.batch_size, sampler=order, drop_last=True,
+            generator=torch.Generator(),  # its seed draw must not move the global torch RNG
         )
         model.train()
-        started, losses = time.perf_counter(), []
+        started, losses, batches_done = time.perf_counter(), [], first_batch
         progress = tqdm(
             loader,
             desc=f"epoch {epoch + 1}/{args.epochs}",
             unit="batch",
-            total=min(steps_per_epoch, total_steps - step),
+            total=min(steps_per_epoch - first_batch, total_steps - step),
         )
         for rgb, spatial, labels in progress:
             output = model(rgb.to(device), spatial.to(device))
@@ -286,26 +349,36 @@ def train(args: argparse.Namespace) -> dict:
             optimizer.step()
             schedule.step()
             step += 1
+            batches_done += 1
             losses.append(loss.item())
             progress.set_postfix(
                 loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{schedule.get_last_lr()[0]:.2e}"
             )
             if step >= total_steps:
                 break
+            # Stop while there is still time to validate (as long as last time) and export.
+            if deadline is not None and time.monotonic() + validation_seconds > deadline:
+                out_of_time = True
+                break
         progress.close()
+        complete = batches_done >= steps_per_epoch or step >= total_steps
+        validation_started = time.perf_counter()
         matrix = evaluate_model(model, val_set, num_classes, device, args.batch_size)
         miou = mean_iou(matrix, trained_classes)
+        validation_seconds = time.perf_counter() - validation_started
         history.append(
             {
                 "epoch": epoch + 1,
                 "step": step,
-                "loss": float(np.mean(losses)),
+                "complete": complete,
+                "loss": float(np.mean(losses)) if losses else float("nan"),
                 "val_miou": miou,
                 "seconds": time.perf_counter() - started,
             }
         )
         print(
-            f"epoch {epoch + 1}: loss {np.mean(losses):.4f}  held-out mIoU {miou:.4f}  "
+            f"epoch {epoch + 1}{'' if complete else f' (stopped at batch {batches_done})'}: "
+            f"loss {history[-1]['loss']:.4f}  held-out mIoU {miou:.4f}  "
             f"({history[-1]['seconds']:.0f} s)",
             flush=True,
         )
@@ -322,10 +395,15 @@ def train(args: argparse.Namespace) -> dict:
             optimizer=optimizer,
             scheduler=schedule,
             epoch=epoch,
+            batches_done=steps_per_epoch if step >= total_steps else batches_done,
             step=step,
             best_miou=best_miou,
             history=json.dumps(history),
+            torch_rng=torch.get_rng_state(),
         )
+    if out_of_time:
+        print(f"--max-minutes {args.max_minutes} reached after step {step}; "
+              "--resume continues from here", flush=True)
 
     best_model, best_contract, _ = load_checkpoint(args.out / "best.pt")
     export_path = args.export or args.out / "model.onnx"
@@ -339,6 +417,7 @@ def train(args: argparse.Namespace) -> dict:
         "onnx": str(export_path),
         "trained_classes": trained_classes,
         "steps": step,
+        "finished": step >= total_steps or not out_of_time,
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"best held-out mIoU {best_miou:.4f}; exported {export_path}")
