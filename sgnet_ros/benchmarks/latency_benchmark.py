@@ -3,15 +3,19 @@
     python -m sgnet_ros.benchmarks.latency_benchmark --duration 30 --readme README.md
 
 For each configuration (serial vs pipelined node, rmw_fastrtps's default loopback transport
-vs the shipped Fast DDS profile, with and without a subscriber to the organized cloud) it
-starts the node, a recorder and a player as three processes in a loopback domain of their
-own. The player loops the sample bag's 640x480 frames at 30 Hz with each header stamp
-rewritten to the wall time of publishing; the recorder measures stamp -> arrival of every
+vs the shipped Fast DDS profile, with and without a subscriber to the organized cloud, raw
+vs compressed input, an unloaded 3 Hz row and a thread-budget sweep) it starts the node, a
+recorder and a player as three processes in a loopback domain of their own. The player
+loops the sample bag's 640x480 frames at 30 Hz with each header stamp rewritten to the wall
+time of publishing; the recorder measures stamp -> arrival of every
 label image and keeps the node's last diagnostics (stamp -> receipt, per-stage queue waits
 and times, stamp -> publish, the ledger). The direct section runs the same frames through
-the pipeline in this process, serial vs three overlapping stages, as fast as they go. The
-first `--settle` seconds of each run are left out. Writes latency.{json,md} and, with
---readme, the README's `latency` section.
+the pipeline in this process, serial vs three overlapping stages, as fast as they go, and
+one frame at a time through the stages (their unloaded wall and CPU times). Each row also
+reads the CPU time node, player and recorder spent, and the node's per-stage thread CPU
+times, for the floor these imply on this machine's cores. The first `--settle` seconds of
+each run are left out. Writes latency.{json,md} and, with --readme, the README's `latency`
+section.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ NAMESPACE = "/camera"
 START_TIMEOUT_S = 180.0
 TARGETS = {"rate_hz": 25.0, "p50_ms": 80.0, "p95_ms": 120.0, "max_ms": 250.0,
            "direct_speedup": 1.6}
+STAGES = ("decode", "inference", "outputs")
+UNLOADED_RATE_HZ = 3.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,18 @@ class Configuration:
     pipelined: bool
     transport: str
     cloud_subscriber: bool
+    compressed: bool = False  # jpeg colour + compressedDepth png instead of raw images
+    threads: tuple[int, int] | None = None  # (torch, onnx); None: the design's own budget
+    rate_hz: float | None = None  # None: the run's --rate
+    sweep: bool = False  # a row of the thread-budget table, not of the main one
 
     def node_parameters(self) -> list[str]:
         # The serial design as it was: one worker, torch and ONNX Runtime at their defaults.
-        threads = ["threads.torch:=1", "threads.onnx:=1"] if self.pipelined \
-            else ["threads.torch:=0", "threads.onnx:=0"]
-        return [f"pipelined:={str(self.pipelined).lower()}", *threads]
+        torch_threads, onnx_threads = self.threads or ((1, 1) if self.pipelined else (0, 0))
+        transports = ["transport.rgb:=compressed", "transport.depth:=compressedDepth"] \
+            if self.compressed else []
+        return [f"pipelined:={str(self.pipelined).lower()}", f"threads.torch:={torch_threads}",
+                f"threads.onnx:={onnx_threads}", *transports]
 
 
 CONFIGURATIONS = (
@@ -61,11 +73,60 @@ CONFIGURATIONS = (
     Configuration("pipelined, configured transport", True, "configured", False),
     Configuration("pipelined, configured transport, cloud subscriber", True, "configured", True),
     Configuration("serial, default transport, cloud subscriber", False, "default", True),
+    Configuration("pipelined, default transport, compressed input", True, "default", False,
+                  compressed=True),
+    Configuration("pipelined, configured transport, compressed input", True, "configured",
+                  False, compressed=True),
+    Configuration(f"pipelined, configured transport, {UNLOADED_RATE_HZ:.0f} Hz input (unloaded)",
+                  True, "configured", False, rate_hz=UNLOADED_RATE_HZ),
+    *(Configuration(f"pipelined, configured transport, threads torch {t} / onnx {o}", True,
+                    "configured", False, threads=(t, o), sweep=True)
+      for t, o in ((1, 2), (2, 1), (2, 2))),
 )
+# The sweep's 1 / 1 cell is the main table's pipelined, configured transport row.
+SWEEP_BASE = 3
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, all its threads (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine spent busy since boot (from /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _compressed_messages(frames: dict[str, list], topics) -> dict[str, list]:
+    """The player's frames as a RealSense records them through image_transport: jpeg
+    `compressed` colour and png `compressedDepth` depth, on <topic>/compressed(Depth)."""
+    from sensor_msgs.msg import CompressedImage
+
+    from sgnet_ros.pipeline.codec import (
+        depth_m_to_16uc1,
+        encode_compressed_color,
+        encode_compressed_depth_16uc1,
+    )
+    from sgnet_ros.ros.messages import decode_color, decode_depth
+
+    def message(header, fmt_data) -> CompressedImage:
+        fmt, data = fmt_data
+        return CompressedImage(header=header, format=fmt, data=data)
+
+    return {f"{topics.rgb}/compressed": [
+                message(m.header, encode_compressed_color(decode_color(m)))
+                for m in frames[topics.rgb]],
+            f"{topics.depth}/compressedDepth": [
+                message(m.header, encode_compressed_depth_16uc1(depth_m_to_16uc1(decode_depth(m))))
+                for m in frames[topics.depth]],
+            topics.camera_info: frames[topics.camera_info]}
 
 
 # --- the player ---------------------------------------------------------------------------
-def _play(bag: str, rate_hz: float, duration_s: float) -> None:
+def _play(bag: str, rate_hz: float, duration_s: float, compressed: bool) -> None:
     """Loop the bag's RGB-D frames at `rate_hz`, stamps rewritten to the publish time."""
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -80,16 +141,20 @@ def _play(bag: str, rate_hz: float, duration_s: float) -> None:
     for message in read_messages(bag, list(classes)):
         frames[message.topic].append(deserialize_message(message.data, classes[message.topic]))
     count = min(len(f) for f in frames.values())
+    if compressed:
+        frames = _compressed_messages(frames, topics)
     rclpy.init()
     node = rclpy.create_node("sgnet_latency_player")
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    publishers = {topic: node.create_publisher(cls, topic, qos) for topic, cls in classes.items()}
+    publishers = {topic: node.create_publisher(type(frames[topic][0]), topic, qos)
+                  for topic in frames}
     deadline = time.monotonic() + 60.0
     while time.monotonic() < deadline and not all(
             p.get_subscription_count() for p in publishers.values()):
         time.sleep(0.05)
     period_ns = int(1e9 / rate_hz)
     start = time.time_ns() + 100_000_000
+    cpu_start = time.process_time()
     index = sent = 0
     while True:
         due = start + index * period_ns
@@ -105,7 +170,8 @@ def _play(bag: str, rate_hz: float, duration_s: float) -> None:
             publisher.publish(msg)
         sent += 1
         index += 1
-    print(json.dumps({"sent": sent, "start_ns": start, "end_ns": time.time_ns()}), flush=True)
+    print(json.dumps({"sent": sent, "start_ns": start, "end_ns": time.time_ns(),
+                      "cpu_s": time.process_time() - cpu_start}), flush=True)
     time.sleep(0.5)
     node.destroy_node()
     rclpy.try_shutdown()
@@ -176,12 +242,13 @@ def _stop(process: subprocess.Popen) -> None:
 def run_configuration(config: Configuration, bag: str, model: Path, duration_s: float,
                       rate_hz: float, settle_s: float, logs: Path) -> dict:
     """Node, recorder and player for one configuration; the row's numbers."""
+    rate_hz = config.rate_hz or rate_hz
     from sgnet_ros.bags.replay_ros import die_with_parent
     from sgnet_ros.ros.environment import isolated_ros_environment
 
     env = isolated_ros_environment(transport=config.transport)
     logs.mkdir(parents=True, exist_ok=True)
-    slug = config.name.replace(", ", "_").replace(" ", "_")
+    slug = config.name.replace(", ", "_").replace(" / ", "_").replace(" ", "_")
     node_log = logs / f"{slug}.node.log"
     params = [arg for p in config.node_parameters() for arg in ("-p", p)]
     with open(node_log, "w") as log:
@@ -204,13 +271,20 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
             time.sleep(0.2)
         if recorder.stdout.readline().strip() != "ready":
             raise RuntimeError(f"{config.name}: the recorder never matched the node")
+        cpu_before = _cpu_seconds(node.pid), _cpu_seconds(recorder.pid), \
+            _machine_busy_seconds(), time.monotonic()
         player = subprocess.run(_module("play", "--bag", bag, "--rate", str(rate_hz),
-                                        "--duration", str(duration_s)),
+                                        "--duration", str(duration_s),
+                                        *(["--compressed"] if config.compressed else [])),
                                 env=env, capture_output=True, text=True,
                                 timeout=duration_s + 120, preexec_fn=die_with_parent)
         played = json.loads([line for line in player.stdout.splitlines()
                              if line.startswith("{")][-1])
         time.sleep(2.5)  # the last frames and one more diagnostics message
+        played["node_cpu_s"] = _cpu_seconds(node.pid) - cpu_before[0]
+        played["recorder_cpu_s"] = _cpu_seconds(recorder.pid) - cpu_before[1]
+        played["machine_cores"] = (_machine_busy_seconds() - cpu_before[2]) / (
+            time.monotonic() - cpu_before[3])
         recorded_text, _ = recorder.communicate(input="", timeout=30)
     finally:
         if recorder.poll() is None:
@@ -237,16 +311,49 @@ def summarise(config: Configuration, played: dict, recorded: dict, settle_s: flo
     segments = {name: value(f"{name} p50 (ms)") for name in (
         "latency stamp->receipt", "queue decode", "queue inference", "queue outputs",
         "queue serial", "stage spatial", "stage inference", "stage outputs",
-        "latency stamp->publish")}
+        "latency stamp->publish", *(f"cpu {stage}" for stage in (*STAGES, "serial")))}
+    rate = len(latencies) / seconds if seconds > 0 else 0.0
     return {"configuration": config.name, "pipelined": config.pipelined,
             "transport": config.transport, "cloud_subscriber": config.cloud_subscriber,
-            "sent": played["sent"], "rate_hz": len(latencies) / seconds if seconds > 0 else 0.0,
+            "compressed": config.compressed, "threads": config.threads, "sweep": config.sweep,
+            "input_hz": config.rate_hz,
+            "sent": played["sent"], "rate_hz": rate,
+            "cpu": cpu_budget(played, rate, segments),
             "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
             "max_ms": float(max(latencies, default=np.nan)),
             "publish_p95_ms": value("latency stamp->publish p95 (ms)"),
             "segments_p50_ms": segments,
             "ledger": {key: diagnostics.get(key) for key in diagnostics
                        if key.startswith(("frames ", "dropped "))}}
+
+
+def cpu_budget(played: dict, out_hz: float, segments: dict[str, float]) -> dict:
+    """Where the cores went while the player played, and the output rates that implies.
+
+    The player's and the node's receiving work (executor, deserialising, sync, diagnostics:
+    the node's CPU outside its stages) grow with the input rate, the stages and the
+    recorder with the output rate; so the most the cores allow at this input rate is
+    (cores - input-bound CPU) / (stage CPU + recorder CPU per output frame). A stage runs
+    on one thread, so the slowest stage's CPU time per frame also caps the rate.
+    """
+    seconds = (played["end_ns"] - played["start_ns"]) / 1e9
+    cores = os.cpu_count() or 1
+    stage_cpu_ms = [segments.get(f"cpu {stage}", np.nan) for stage in STAGES]
+    if any(np.isnan(stage_cpu_ms)):
+        stage_cpu_ms = [segments.get("cpu serial", np.nan)]
+    stage_s = float(np.sum(stage_cpu_ms)) / 1000.0
+    node_cores = played["node_cpu_s"] / seconds
+    player_cores = played["cpu_s"] / seconds
+    recorder_cores = played["recorder_cpu_s"] / seconds
+    input_bound = player_cores + max(node_cores - stage_s * out_hz, 0.0)
+    per_output_s = stage_s + (recorder_cores / out_hz if out_hz > 0 else 0.0)
+    return {"cores": cores, "machine_cores": played.get("machine_cores", np.nan),
+            "node_cores": node_cores, "player_cores": player_cores,
+            "recorder_cores": recorder_cores, "input_cores": input_bound,
+            "stage_cpu_p50_ms": stage_cpu_ms,
+            "max_hz_slowest_stage": 1000.0 / float(np.max(stage_cpu_ms)),
+            "max_hz_cores": (cores - input_bound) / per_output_s if per_output_s > 0
+            else float("nan")}
 
 
 # --- direct mode ------------------------------------------------------------------------------
@@ -290,6 +397,7 @@ def direct_throughput(bag: str, model: Path, frames: int) -> dict:
     staged = pipeline(1)
     torch.set_num_threads(1)
     classes = range(staged.contract.num_classes)
+    unloaded = unloaded_stages(staged, inputs, frames)
     worker = StagedWorker(
         [("decode", lambda item: staged.encode(*item)),
          ("inference", lambda frame: (frame, staged.infer(frame))),
@@ -304,7 +412,32 @@ def direct_throughput(bag: str, model: Path, frames: int) -> dict:
     worker.stop()
     torch.set_num_threads(default_threads)
     return {"frames": frames, "serial_hz": serial_hz, "pipelined_hz": pipelined_hz,
-            "speedup": pipelined_hz / serial_hz}
+            "speedup": pipelined_hz / serial_hz, "unloaded": unloaded}
+
+
+def unloaded_stages(pipeline, inputs: list, frames: int) -> dict:
+    """One frame at a time through the three stages on this thread (1 torch and ONNX Runtime
+    thread, no cloud): p50 wall and CPU ms per stage and of the whole frame. The whole
+    frame's wall time is the least stamp->publish latency the stages allow, before any
+    transport."""
+    wall: dict[str, list[float]] = {stage: [] for stage in (*STAGES, "frame")}
+    cpu: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    works = (lambda inputs: pipeline.encode(*inputs),
+             lambda frame: (frame, pipeline.infer(frame)),
+             lambda pair: pipeline.finish(*pair, organized_cloud=False, overlay=False,
+                                          confidence=False))
+    for index in range(frames):
+        rgb, depth, K = inputs[index % len(inputs)]
+        frame_start = time.perf_counter()
+        item = (rgb, depth, K)
+        for stage, work in zip(STAGES, works, strict=True):
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            item = work(item)
+            cpu[stage].append((time.process_time() - cpu_start) * 1000.0)
+            wall[stage].append((time.perf_counter() - wall_start) * 1000.0)
+        wall["frame"].append((time.perf_counter() - frame_start) * 1000.0)
+    return {"wall_p50_ms": {k: float(np.median(v)) for k, v in wall.items()},
+            "cpu_p50_ms": {k: float(np.median(v)) for k, v in cpu.items()}}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -312,38 +445,57 @@ def _met(ok: bool) -> str:
     return "met" if ok else "missed"
 
 
+def _stage_cpu(row: dict) -> str:
+    return " / ".join(f"{ms:.0f}" for ms in row["cpu"]["stage_cpu_p50_ms"])
+
+
+def _cores(row: dict) -> str:
+    cpu = row["cpu"]
+    return (f"{cpu['node_cores']:.2f} / {cpu['player_cores']:.2f} / "
+            f"{cpu['recorder_cores']:.2f} / {cpu['machine_cores']:.2f}")
+
+
 def markdown(result: dict) -> str:
-    """The README section: hardware, the ROS table, the direct row and the targets."""
+    """The README section: hardware, the ROS table, the direct row, the floor and the
+    thread-budget sweep, and the targets."""
     lines = [f"Hardware: {result['hardware']}; {result['date']}; model {result['model']}; "
              f"{result['duration_s']:.0f} s of the sample bag's 640x480 frames looped at "
-             f"{result['rate_hz']:.0f} Hz per configuration, stamps rewritten to the publish time, "
-             f"the first {result['settle_s']:.0f} s left out; all rows from one run "
-             f"(`python -m sgnet_ros.benchmarks.latency_benchmark`); 1-minute load average "
+             f"{result['rate_hz']:.0f} Hz per configuration (unless named), stamps rewritten to "
+             f"the publish time, the first {result['settle_s']:.0f} s left out; all rows from one "
+             f"run (`python -m sgnet_ros.benchmarks.latency_benchmark`); 1-minute load average "
              f"{result['load_average'][0]:.1f} before, {result['load_average'][1]:.1f} after "
-             "(player, recorder and any other work on the machine share its cores).", "",
+             "(player, recorder and any other work on the machine share its cores). Compressed "
+             "input: the same frames as jpeg `compressed` colour and png `compressedDepth` "
+             "depth. Stage CPU: the node's stage threads, p50 ms per frame; cores: CPU seconds "
+             "per second of playing of node / player / recorder, and of the whole machine (all its "
+             "processes, other work included) over the row.", "",
              "| configuration | out Hz | stamp->subscriber p50 ms | p95 | p99 | max | "
              "transport in p50 | queue waits p50 | stage spatial / inference / outputs p50 | "
-             "stamp->publish p50 |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
+             "stamp->publish p50 | stage CPU decode / inference / outputs p50 | "
+             "cores node / player / recorder / machine |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---|"]
     for row in result["rows"]:
+        if row.get("sweep"):
+            continue
         s = row["segments_p50_ms"]
         waits = ", ".join(f"{stage} {s[f'queue {stage}']:.1f}" for stage in
-                          ("decode", "inference", "outputs", "serial")
-                          if not np.isnan(s[f"queue {stage}"]))
+                          (*STAGES, "serial") if not np.isnan(s[f"queue {stage}"]))
         lines.append(
             f"| {row['configuration']} | {row['rate_hz']:.1f} | {row['p50_ms']:.0f} | "
             f"{row['p95_ms']:.0f} | {row['p99_ms']:.0f} | {row['max_ms']:.0f} | "
             f"{s['latency stamp->receipt']:.1f} | {waits} | {s['stage spatial']:.0f} / "
             f"{s['stage inference']:.0f} / {s['stage outputs']:.0f} | "
-            f"{s['latency stamp->publish']:.0f} |")
+            f"{s['latency stamp->publish']:.0f} | {_stage_cpu(row)} | {_cores(row)} |")
     direct = result["direct"]
     lines += ["", f"Direct mode ({direct['frames']} frames in one process, every class cloud "
               f"built): serial {direct['serial_hz']:.1f} Hz, pipelined "
               f"{direct['pipelined_hz']:.1f} Hz, {direct['speedup']:.2f}x."]
     best = next((r for r in result["rows"] if r["pipelined"] and r["transport"] == "configured"
-                 and not r["cloud_subscriber"]), None)
+                 and not r["cloud_subscriber"] and not r.get("compressed")
+                 and not r.get("sweep") and not r.get("input_hz")), None)
     if best is None:
         return "\n".join(lines)
+    lines += floor_lines(result, best) + sweep_table(result, best)
     lines += ["", "Targets (pipelined node, configured transport, no cloud subscriber):", "",
         f"- output >= 25 Hz for 30 Hz input -> {best['rate_hz']:.1f} Hz "
         f"({_met(best['rate_hz'] >= TARGETS['rate_hz'])})",
@@ -355,6 +507,49 @@ def markdown(result: dict) -> str:
         f"- direct-mode throughput >= 1.6x serial -> {direct['speedup']:.2f}x "
         f"({_met(direct['speedup'] >= TARGETS['direct_speedup'])})"]
     return "\n".join(lines)
+
+
+def floor_lines(result: dict, best: dict) -> list[str]:
+    """The measured floor of the target row: what the stages and the cores allow."""
+    cpu, unloaded = best["cpu"], result["direct"]["unloaded"]
+    walls, cpus = unloaded["wall_p50_ms"], unloaded["cpu_p50_ms"]
+    slowest = max(zip(cpu["stage_cpu_p50_ms"], STAGES, strict=True))
+    lines = ["", "Floor of the pipelined node, configured transport (from the rows above):", "",
+             f"- slowest stage: {slowest[1]} at {slowest[0]:.0f} ms CPU per frame under load "
+             f"-> at most {cpu['max_hz_slowest_stage']:.1f} Hz",
+             f"- cores: node {cpu['node_cores']:.2f} + player {cpu['player_cores']:.2f} + "
+             f"recorder {cpu['recorder_cores']:.2f} (machine {cpu['machine_cores']:.2f}) of "
+             f"{cpu['cores']} cores busy; what the work at the input rate (player, node "
+             f"outside its stages: {cpu['input_cores']:.2f} cores) leaves for the stages "
+             f"({sum(cpu['stage_cpu_p50_ms']):.0f} ms CPU per frame) and the recorder -> at "
+             f"most {cpu['max_hz_cores']:.1f} Hz",
+             f"- unloaded, one frame at a time in one process: decode {walls['decode']:.0f} / "
+             f"inference {walls['inference']:.0f} / outputs {walls['outputs']:.0f} ms wall "
+             f"(CPU {cpus['decode']:.0f} / {cpus['inference']:.0f} / {cpus['outputs']:.0f}), "
+             f"{walls['frame']:.0f} ms a frame before any transport"]
+    unloaded_row = next((r for r in result["rows"] if r.get("input_hz")), None)
+    if unloaded_row is not None:
+        lines.append(f"- unloaded through ROS ({unloaded_row['input_hz']:.0f} Hz input): "
+                     f"stamp->subscriber p50 {unloaded_row['p50_ms']:.0f} ms, p95 "
+                     f"{unloaded_row['p95_ms']:.0f} ms: the p50 floor with both transports")
+    return lines
+
+
+def sweep_table(result: dict, best: dict) -> list[str]:
+    """threads.torch x threads.onnx for the pipelined node, configured transport."""
+    rows = [best, *(r for r in result["rows"] if r.get("sweep"))]
+    if len(rows) == 1:
+        return []
+    lines = ["", "Thread budget (pipelined node, configured transport, same run):", "",
+             "| threads.torch | threads.onnx | out Hz | p50 ms | p95 | max | "
+             "stage CPU decode / inference / outputs p50 | cores node |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for row in rows:
+        torch_threads, onnx_threads = row.get("threads") or (1, 1)
+        lines.append(f"| {torch_threads} | {onnx_threads} | {row['rate_hz']:.1f} | "
+                     f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['max_ms']:.0f} | "
+                     f"{_stage_cpu(row)} | {row['cpu']['node_cores']:.2f} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,11 +569,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="row indices to run (default: all)")
     parser.add_argument("--direct-frames", type=int, default=60)
     parser.add_argument("--cloud-subscriber", action="store_true")
+    parser.add_argument("--compressed", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("out/benchmark"))
     parser.add_argument("--readme", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.role == "play":
-        _play(args.bag, args.rate, args.duration)
+        _play(args.bag, args.rate, args.duration, args.compressed)
         return 0
     if args.role == "record":
         _record(args.cloud_subscriber)

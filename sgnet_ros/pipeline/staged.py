@@ -52,6 +52,9 @@ class StagedWorker:
         self._abandoned = 0  # frames a stage finished after stop
         self.queue_wait_ms: dict[str, deque[float]] = {
             name: deque(maxlen=window) for name in self.stage_names}
+        # CPU time of each stage's own thread per frame: what bounds the rate on few cores.
+        self.stage_cpu_ms: dict[str, deque[float]] = {
+            name: deque(maxlen=window) for name in self.stage_names}
         self._threads = [threading.Thread(target=self._run, args=(index,), daemon=True,
                                           name=f"sgnet_stage_{name}")
                          for index, name in enumerate(self.stage_names)]
@@ -84,6 +87,12 @@ class StagedWorker:
         """Recent waits (ms) of frames in front of each stage, copied under the lock."""
         with self._condition:
             return {name: list(waits) for name, waits in self.queue_wait_ms.items()}
+
+    def stage_cpu(self) -> dict[str, list[float]]:
+        """Recent CPU times (ms) of each stage's thread per frame (threads a library starts
+        for itself, e.g. torch's or ONNX Runtime's pool above 1 thread, are not in them)."""
+        with self._condition:
+            return {name: list(times) for name, times in self.stage_cpu_ms.items()}
 
     def _put(self, index: int, item: Any, done_stage: int | None = None) -> None:
         """Fill slot `index`; `done_stage` leaves its stage in the same step, so a frame is
@@ -122,9 +131,12 @@ class StagedWorker:
                 self._condition.notify_all()  # a waiting submit may fill the slot again
                 self.queue_wait_ms[name].append((time.perf_counter() - since) * 1000.0)
             result = None
+            cpu_start = time.thread_time()
             try:
                 result = work(item)
             finally:
+                with self._condition:
+                    self.stage_cpu_ms[name].append((time.thread_time() - cpu_start) * 1000.0)
                 self._put(index + 1, result, done_stage=index)
 
     @property

@@ -430,6 +430,8 @@ class SegmentationNode(Node):
         }
         waits = {f"queue {stage}": tuple(percentiles(w))
                  for stage, w in self._worker.queue_waits().items()}
+        waits.update({f"cpu {stage}": tuple(percentiles(t))
+                      for stage, t in self._worker.stage_cpu().items()})
         for name, (p50, p95) in {**stats.latency_percentiles(), **waits}.items():
             values[f"{name} p50 (ms)"], values[f"{name} p95 (ms)"] = p50, p95
         if self.pipeline.device.type == "cuda":
