@@ -178,25 +178,25 @@ def test_zero_stamps_are_processed_and_flagged(harness):
     assert send_and_wait(harness, Stamps.take(), rgb, depth, K)
 
 
-def settled_counters(harness, timeout=20.0) -> dict[str, int]:
-    """Frame counters once two diagnostics messages in a row agree and the ledger balances."""
-    def frame_ledger():
-        values = dict(harness.diagnostics)
-        return {"received": int(values.get("frames received", -1)),
-                "processed": int(values.get("frames processed", 0)),
-                "pending": int(values.get("frames pending sync", 0))
-                + int(values.get("frames in pipeline", 0)),
-                "dropped": sum(int(v) for k, v in values.items() if k.startswith("dropped ")),
-                "superseded": int(values.get("dropped superseded", 0))}
-    deadline = time.monotonic() + timeout
-    previous = None
-    while time.monotonic() < deadline:
-        current = frame_ledger()
-        if current == previous:
-            return current
-        previous = current
-        time.sleep(1.1)
-    raise AssertionError(f"diagnostics never settled: {harness.diagnostics}")
+def frame_ledger(harness) -> dict[str, int]:
+    """The node's frame counters from one diagnostics message."""
+    values = dict(harness.diagnostics)
+    dropped = {k.removeprefix("dropped "): int(v) for k, v in values.items()
+               if k.startswith("dropped ")}
+    return {"received": int(values.get("frames received", -1)),
+            "processed": int(values.get("frames processed", 0)),
+            "pending": int(values.get("frames pending sync", 0))
+            + int(values.get("frames in pipeline", 0)),
+            "dropped": sum(dropped.values()), **{f"dropped {k}": n for k, n in dropped.items()}}
+
+
+def idle_ledger(harness, received: int, timeout: float = 60.0) -> dict[str, int]:
+    """The ledger once the node counts `received` frames and none is left in its pipeline."""
+    def done() -> bool:
+        ledger = frame_ledger(harness)
+        return ledger["received"] >= received and ledger["pending"] == 0
+    assert harness.wait_for(done, timeout), (received, harness.diagnostics)
+    return frame_ledger(harness)
 
 
 def send_at(harness, rate_hz: float, seconds: float, rgb, depth, K) -> dict[int, float]:
@@ -213,39 +213,38 @@ def send_at(harness, rate_hz: float, seconds: float, rgb, depth, K) -> dict[int,
     return sent
 
 
-def round_trips_ms(harness, sent: dict[int, float]) -> list[float]:
-    """Send -> label image arrival of the frames of `sent` that were processed."""
-    harness.wait_for(lambda: not int(harness.diagnostics.get("frames in pipeline", 1)), 10)
-    time.sleep(0.5)
-    arrived = harness.arrival_times("segmentation/image")
-    return [(arrived[stamp] - at) * 1000 for stamp, at in sent.items() if stamp in arrived]
-
-
-def test_overload_drops_old_frames_keeps_latency_flat_and_accounts_for_every_frame(harness):
+def test_overload_drops_superseded_frames_keeps_latency_flat_and_accounts_for_every_frame(
+        harness):
     raw, millimetres, K = GOOD
     rgb, depth = encode_image(raw, "rgb8"), encode_image(millimetres, "16UC1")
     for _ in range(3):  # one frame at a time
         assert send_and_wait(harness, Stamps.take(), rgb, depth, K)
-    before = settled_counters(harness)
-    send_at(harness, 60, 3, rgb, depth, K)  # far above what a CPU does with this model
-    after = settled_counters(harness)
-    received = after["received"] - before["received"]
-    processed = after["processed"] - before["processed"]
-    assert received >= 150, f"loopback lost {180 - received} of 180 frames"
-    assert 0 < processed < received
-    assert after["superseded"] > before["superseded"]
-    assert after["processed"] + after["dropped"] + after["pending"] == after["received"], after
-    # Latency at the node's own rate (1x) against twice that (2x): only the newest frame
-    # waits at each hand-over, so overload must not lengthen the round trip.
-    capacity_hz = processed / 3
-    at_capacity = round_trips_ms(harness, send_at(harness, capacity_hz, 4, rgb, depth, K))
-    overloaded = round_trips_ms(harness, send_at(harness, 2 * capacity_hz, 4, rgb, depth, K))
-    final = settled_counters(harness)
-    assert final["processed"] + final["dropped"] + final["pending"] == final["received"], final
-    assert len(at_capacity) >= 5 and len(overloaded) >= 5, (at_capacity, overloaded)
-    p95_capacity = float(np.percentile(at_capacity, 95))
-    p95_overloaded = float(np.percentile(overloaded, 95))
-    assert p95_overloaded < 1.5 * p95_capacity, (p95_overloaded, p95_capacity, capacity_hz)
+    start = idle_ledger(harness, frame_ledger(harness)["received"])
+    # The node's throughput: what it processes while fed far faster than it can go.
+    burst_s = 3.0
+    burst = send_at(harness, 60, burst_s, rgb, depth, K)
+    saturated = idle_ledger(harness, start["received"] + len(burst))
+    throughput_hz = (saturated["processed"] - start["processed"]) / burst_s
+    assert throughput_hz > 0, saturated
+    # Twice that throughput for long enough that a queue would show: every frame ends
+    # processed or superseded, and the last third waits no longer than the first.
+    sent = send_at(harness, 2 * throughput_hz, 8.0, rgb, depth, K)
+    end = idle_ledger(harness, saturated["received"] + len(sent))
+    assert end["received"] == saturated["received"] + len(sent), end
+    assert end["processed"] + end["dropped"] + end["pending"] == end["received"], end
+    new_drops = {k: v - saturated.get(k, 0) for k, v in end.items()
+                 if k.startswith("dropped ") and v != saturated.get(k, 0)}
+    assert set(new_drops) == {"dropped superseded"}, new_drops
+    assert 0 < end["processed"] - saturated["processed"] < len(sent), (end, saturated)
+    arrived = harness.arrival_times("segmentation/image")
+    round_trips = [(arrived[stamp] - at) * 1000 for stamp, at in sorted(
+        sent.items(), key=lambda item: item[1]) if stamp in arrived]
+    third = len(round_trips) // 3
+    assert third >= 4, (round_trips, throughput_hz)
+    first, last = np.median(round_trips[:third]), np.median(round_trips[-third:])
+    # A queue at 2x grows by one frame per processed frame: the last third would wait
+    # seconds longer than the first. Newest-wins keeps both at about one frame's time.
+    assert last < 2.0 * first, (first, last, throughput_hz, round_trips)
 
 
 def test_a_driver_with_incompatible_qos_is_named_with_the_fix(harness):

@@ -415,6 +415,8 @@ class SegmentationNode(Node):
             "zero stamps": stats.zero_stamps, "sync resets": self._sync.stats.resets,
             "stamps on another clock": stats.foreign_clock_stamps,
             "class clouds built": self.pipeline.outputs.stats.clouds_built,
+            "overlays built": self.pipeline.outputs.stats.overlays_built,
+            "confidence images built": self.pipeline.outputs.stats.confidences_built,
             "provider": self.pipeline.segmenter.report.primary,
             "kernels falling back to CPU": sum(self.cpu_fallback.values()),
             "torch device": str(self.pipeline.device),

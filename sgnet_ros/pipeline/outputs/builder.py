@@ -81,6 +81,8 @@ class OutputStats:
 
     frames_built: int = 0
     clouds_built: int = 0
+    overlays_built: int = 0
+    confidences_built: int = 0
 
 
 @dataclass
@@ -179,6 +181,8 @@ class OutputBuilder:
             )
         self.stats.frames_built += 1
         self.stats.clouds_built += len(class_clouds)
+        self.stats.overlays_built += overlay is not None
+        self.stats.confidences_built += confidence is not None
         return SegmentationOutputs(labels, overlay, confidence, points, class_clouds)
 
     def _check_classes(self, cloud_classes: Iterable[int]) -> list[int]:
