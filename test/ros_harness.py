@@ -89,12 +89,12 @@ class SpinningNode:
 class Harness(SpinningNode):
     """Publishes camera frames to the node and collects what it publishes."""
 
-    def __init__(self) -> None:
+    def __init__(self, publisher_qos: QoSProfile = RELIABLE) -> None:
         super().__init__()
         self.msgs = rclpy_classes()
         self.diagnostics: dict[str, str] = {}
         self.publishers = {
-            name: self.node.create_publisher(cls, f"{NAMESPACE}/{name}", RELIABLE)
+            name: self.node.create_publisher(cls, f"{NAMESPACE}/{name}", publisher_qos)
             for name, cls in (("rgb/image_rect_color", self.msgs.image),
                               ("depth_registered/image_rect", self.msgs.image),
                               ("rgb/camera_info", self.msgs.camera_info))}
