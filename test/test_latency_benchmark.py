@@ -36,6 +36,16 @@ def test_serial_and_pipelined_rows_come_from_one_run_and_reach_the_readme(tmp_pa
     waits = pipelined["segments_p50_ms"]
     assert all(math.isfinite(waits[f"queue {s}"]) for s in ("decode", "inference", "outputs"))
     assert math.isfinite(serial["segments_p50_ms"]["queue serial"])
+    # The floor's inputs: each stage thread's CPU from the node's diagnostics, and the CPU
+    # the node, player and recorder processes spent while the player played.
+    cpu = pipelined["cpu"]
+    assert len(cpu["stage_cpu_p50_ms"]) == 3 and all(ms > 0 for ms in cpu["stage_cpu_p50_ms"])
+    assert all(0 < cpu[k] <= cpu["cores"] for k in ("node_cores", "player_cores",
+                                                    "recorder_cores")), cpu
+    assert cpu["max_hz_slowest_stage"] > 0 and cpu["max_hz_cores"] > 0, cpu
+    unloaded = result["direct"]["unloaded"]
+    assert unloaded["wall_p50_ms"]["frame"] >= max(unloaded["wall_p50_ms"][s] for s in (
+        "decode", "inference", "outputs")) > 0
     direct = result["direct"]
     assert direct["serial_hz"] > 0 and direct["pipelined_hz"] > 0
     table = (tmp_path / "latency.md").read_text().strip()

@@ -132,3 +132,31 @@ def test_frames_still_waiting_at_stop_are_handed_back_for_the_ledger():
     assert waiting >= 1 and worker.in_flight == 1  # the one inside a stage
     time.sleep(2 * STAGE_S)  # that stage finishes its frame after the stop
     assert worker.in_flight == 0 and worker.abandon_waiting() == 1
+
+
+def test_stage_cpu_counts_each_stage_thread_s_own_cpu_time_not_its_waits():
+    """What bounds the rate on few cores is CPU per stage, which a sleeping (GIL-releasing)
+    stage does not spend: the per-stage figures must tell the two apart."""
+    spin_cpu_s = 0.03
+
+    def spinning(item):
+        started = time.thread_time()
+        while time.thread_time() - started < spin_cpu_s:
+            pass
+        return item
+
+    def sleeping(item):
+        time.sleep(spin_cpu_s)
+
+    worker = StagedWorker([("compute", spinning), ("wait", sleeping)],
+                          on_superseded=lambda stage: None)
+    try:
+        for index in range(3):
+            worker.submit(index, wait=True)
+        worker.wait_idle()
+        cpu = worker.stage_cpu()
+    finally:
+        worker.stop()
+    assert len(cpu["compute"]) == len(cpu["wait"]) == 3, cpu
+    assert min(cpu["compute"]) >= spin_cpu_s * 1000.0, cpu
+    assert max(cpu["wait"]) < spin_cpu_s * 1000.0 / 3, cpu
