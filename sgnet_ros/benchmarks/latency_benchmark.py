@@ -513,7 +513,9 @@ def floor_lines(result: dict, best: dict) -> list[str]:
     """The measured floor of the target row: what the stages and the cores allow."""
     cpu, unloaded = best["cpu"], result["direct"]["unloaded"]
     walls, cpus = unloaded["wall_p50_ms"], unloaded["cpu_p50_ms"]
-    slowest = max(zip(cpu["stage_cpu_p50_ms"], STAGES, strict=True))
+    stage_cpu = cpu["stage_cpu_p50_ms"]
+    slowest = max(zip(stage_cpu, STAGES if len(stage_cpu) == len(STAGES) else ("serial",),
+                      strict=True))
     lines = ["", "Floor of the pipelined node, configured transport (from the rows above):", "",
              f"- slowest stage: {slowest[1]} at {slowest[0]:.0f} ms CPU per frame under load "
              f"-> at most {cpu['max_hz_slowest_stage']:.1f} Hz",
