@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.dds_profile import TRANSPORTS
 from sgnet_ros.ros.environment import claim_domain_id, isolated_ros_environment
+from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
 
 TOPIC = "transport_check"
 LAYERED = "layered"  # LOCALHOST plus the profile: rmw_fastrtps adds its transports on top
@@ -39,10 +41,13 @@ def _publish(size_bytes: int, period_s: float, duration_s: float) -> None:
     msg = Image(height=1, width=size_bytes, encoding="mono8", step=size_bytes)
     msg.data = bytes(size_bytes)
     end = time.monotonic() + duration_s
-    while time.monotonic() < end:
-        msg.header.stamp = node.get_clock().now().to_msg()
-        publisher.publish(msg)
-        time.sleep(period_s)
+    try:  # stopped by SIGINT (rclpy shuts the context down), so Fast DDS frees its memory
+        while time.monotonic() < end and rclpy.ok():
+            msg.header.stamp = node.get_clock().now().to_msg()
+            publisher.publish(msg)
+            time.sleep(period_s)
+    except KeyboardInterrupt:
+        pass
     node.destroy_node()
     rclpy.try_shutdown()
 
@@ -97,7 +102,7 @@ def run_pair(transport: str, domain_id: int, size_bytes: int, messages: int,
         module + ["--role", "subscribe", "--messages", str(messages), "--timeout",
                   str(timeout_s)], env=env, capture_output=True, text=True,
         timeout=timeout_s + 60)
-    publisher.kill()
+    stop_child(publisher)
     _, publisher_errors = publisher.communicate()
     lines = [line for line in subscriber.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"received": 0, "first_s": None,
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
               f"first after {result['first_s']} s", flush=True)
         if result["received"] < args.messages and result["errors"]:
             print(result["errors"], flush=True)
+    print(clean_shared_memory().line(), flush=True)  # what a killed child left
     connected = sum(r["received"] >= args.messages for r in results)
     latencies = [v for r in results for v in r["latency_ms"][1:]]  # the first waits for match
     p50, p95, p99 = np.percentile(latencies, (50, 95, 99)) if latencies else (np.nan,) * 3
