@@ -23,8 +23,10 @@ import numpy as np
 from sgnet_ros.bags.io import BagTopics, BagWriter, bag_topics, read_messages
 from sgnet_ros.bags.report import ReplayReport, report_dir, write_preview
 from sgnet_ros.bags.topics import TopicError
+from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.environment import isolate_this_process
 from sgnet_ros.ros.messages import COMPRESSED_IMAGE_TYPE, decode_color, stamp_ns
+from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
 from sgnet_ros.ros.transports import SUFFIXES
 
 NODE_START_TIMEOUT_S = 120.0
@@ -99,16 +101,6 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                topics: BagTopics, types: dict[str, str]) -> None:
     """Play `args.bag` to a freshly started node and record its outputs to `args.out`."""
@@ -143,12 +135,15 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
                 report.notes.append(f"the node exited with code {node.returncode} during the "
                                     f"run; the outputs end with its last frame ({logs})")
     finally:
-        if player is not None and player.poll() is None:
-            player.kill()
-        _stop(node)
+        if player is not None:
+            stop_child(player)
+        stop_child(node)
         node_log.close()
         recorder_node.destroy_node()
         rclpy.try_shutdown()
+        cleaned = clean_shared_memory()  # what a child killed after all left behind
+        if cleaned.segments or cleaned.ports:
+            report.notes.append(cleaned.line())
     player_lines = [line for line in (logs / "player.log").read_text().splitlines()
                     if line.startswith("{")]
     _fill_report(args, report, recorder.state, player_lines, topics, gaps)

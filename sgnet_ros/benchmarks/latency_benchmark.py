@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import numpy as np
 
 from sgnet_ros.benchmarks.pipeline_benchmark import hardware
 from sgnet_ros.benchmarks.readme_sections import replace_section
+from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
 
 NAMESPACE = "/camera"
 START_TIMEOUT_S = 180.0
@@ -229,21 +229,12 @@ def _module(role: str, *extra: str) -> list[str]:
             *extra]
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def run_configuration(config: Configuration, bag: str, model: Path, duration_s: float,
                       rate_hz: float, settle_s: float, logs: Path) -> dict:
     """Node, recorder and player for one configuration; the row's numbers."""
     rate_hz = config.rate_hz or rate_hz
     from sgnet_ros.bags.replay_ros import die_with_parent
+    from sgnet_ros.ros.children import stop_child
     from sgnet_ros.ros.environment import isolated_ros_environment
 
     env = isolated_ros_environment(transport=config.transport)
@@ -287,9 +278,8 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
             time.monotonic() - cpu_before[3])
         recorded_text, _ = recorder.communicate(input="", timeout=30)
     finally:
-        if recorder.poll() is None:
-            recorder.kill()
-        _stop(node)
+        stop_child(recorder)
+        stop_child(node, interrupt_s=15)
     recorded = json.loads([line for line in recorded_text.splitlines()
                            if line.startswith("{")][-1])
     return summarise(config, played, recorded, settle_s)
@@ -595,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
               "duration_s": args.duration, "rate_hz": args.rate, "settle_s": args.settle,
               "rows": rows, "direct": direct_throughput(args.bag, model, args.direct_frames)}
     result["load_average"] = [load_before, os.getloadavg()[0]]
+    print(clean_shared_memory().line(), flush=True)  # what a killed child left
     table = markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.json").write_text(json.dumps(result, indent=1))
