@@ -7,6 +7,7 @@ naming this venv, the prefix `sgnet-ament-prefix` completed, as after `source
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -21,6 +22,9 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_harness import SpinningNode
 
+from sgnet_ros.ros.children import stop_child
+from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = Path(sys.prefix)
 BIN = PREFIX / "bin"
@@ -30,6 +34,8 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 SEARCH_PATH = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 ROS2 = shutil.which("ros2", path=SEARCH_PATH) or str(BIN / "ros2")
 COLCON = shutil.which("colcon", path=SEARCH_PATH) or str(BIN / "colcon")
+# ros2 launch escalates to SIGTERM and SIGKILL itself after 5 + 5 s.
+STOP_TIMEOUT_S = 20.0
 # The bag's camera topics (it also holds ground-truth labels, which no node subscribes to).
 BAG_INPUTS = ("/camera/rgb/image_rect_color", "/camera/depth_registered/image_rect",
               "/camera/rgb/camera_info")
@@ -125,9 +131,13 @@ class Launch:
         return code, list(survivors.values())
 
     def kill(self) -> None:
-        """Clean-up after a failed test: the launch's session (its own process group)."""
+        """Clean-up after a test: Ctrl-C first (a SIGKILLed node leaves its Fast DDS shared
+        memory behind), then SIGKILL to whatever of the launch's session survives."""
         if self.process.poll() is None:
             self.remember_children()
+            self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_TIMEOUT_S)
         for process in [*self.seen.values(), *self.session()]:
             try:
                 process.kill()
@@ -171,9 +181,9 @@ def stop_everything(listener: Listener, player: subprocess.Popen | None, launch:
     """A test's teardown: the listener, the bag player (if started), the launch."""
     listener.close()
     if player is not None:
-        player.kill()
-        player.wait()
+        stop_child(player)
     launch.kill()
+    clean_shared_memory()  # what a process that had to be killed left behind
 
 
 def copy_sources(destination: Path) -> Path:
