@@ -19,7 +19,7 @@ import pytest
 
 from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.environment import isolated_ros_environment
-from sgnet_ros.ros.shm_cleanup import MIN_AGE_S, SHM_DIR, clean, find_zombies
+from sgnet_ros.ros.shm_cleanup import SHM_DIR, clean, find_zombies, wait_until_judgeable
 
 pytestmark = pytest.mark.skipif(not SHM_DIR.is_dir(), reason=f"no {SHM_DIR} on this system")
 
@@ -91,7 +91,7 @@ def test_a_killed_participant_is_cleaned_while_a_live_one_stays_and_still_works(
     doomed.process.wait()
 
     assert segment_files(doomed_segment), "SIGKILL left nothing behind: nothing to test"
-    time.sleep(MIN_AGE_S)  # lock files younger than that are left alone
+    wait_until_judgeable()  # lock files younger than MIN_AGE_S are left alone
     zombies = {zombie.name for zombie in find_zombies()}
     assert doomed_segment in zombies and live_segment not in zombies
     cleaned = clean()
@@ -109,8 +109,9 @@ def test_a_child_stopped_by_stop_child_frees_its_segment_itself(participants):
     assert first.heard(second), first.lines
     segment = first.segment()
 
-    assert stop_child(first.process) == 0, first.lines
+    code = stop_child(first.process)
     assert segment_files(segment) == [], "the stopped child left its segment in /dev/shm"
+    assert code == 0, first.lines
 
 
 def test_transport_check_leaves_no_zombie_segments(tmp_path):
@@ -121,7 +122,7 @@ def test_transport_check_leaves_no_zombie_segments(tmp_path):
          "--out", str(tmp_path / "transport_check.json")],
         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    time.sleep(MIN_AGE_S)  # lock files younger than that are left alone
+    wait_until_judgeable()  # lock files younger than MIN_AGE_S are left alone
     left = [zombie for zombie in find_zombies() if zombie.name not in before]
     assert left == [], run.stdout
 

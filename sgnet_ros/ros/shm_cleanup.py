@@ -27,7 +27,7 @@ SHM_DIR = Path("/dev/shm")
 _SEGMENT_LOCK = re.compile(r"^(?P<name>(?:fastdds|fastrtps)_[0-9a-f]{16})_el$")
 _PORT_LOCK = re.compile(r"^(?P<name>(?:fastdds|fastrtps)_port\d{1,5})_(?:el|sl)$")
 # A lock file younger than this may belong to an owner between creating and locking it.
-MIN_AGE_S = 2.0
+MIN_AGE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _lock_groups(shm_dir: Path) -> dict[tuple[str, str], list[Path]]:
@@ -105,10 +112,15 @@ def _probe(lock: Path) -> Iterator[bool]:
 
 def _old_enough(locks: list[Path], min_age_s: float) -> bool:
     now = time.time()
-    try:
-        return all(now - lock.stat().st_mtime >= min_age_s for lock in locks)
-    except OSError:
-        return False
+    return all(now - _mtime(lock) >= min_age_s for lock in locks)
+
+
+def wait_until_judgeable(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> None:
+    """Sleep until every lock file present now is `min_age_s` old (at most that long), so a
+    clean right after a child was killed sees its segment."""
+    locks = [lock for group in _lock_groups(shm_dir).values() for lock in group]
+    newest = max(map(_mtime, locks), default=0.0)
+    time.sleep(min(min_age_s, max(0.0, newest + min_age_s - time.time())))
 
 
 def _zombie(kind: str, name: str, locks: list[Path], shm_dir: Path) -> Zombie:
