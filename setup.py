@@ -74,6 +74,7 @@ setup(
             "sgnet-bench = sgnet_ros.benchmarks.pipeline_benchmark:main",
             "sgnet-fleet = sgnet_ros.fleet.cli:main",
             "sgnet-bench-latency = sgnet_ros.benchmarks.latency_benchmark:main",
+            "sgnet-shm-clean = sgnet_ros.ros.shm_cleanup:main",
         ],
     },
 )

@@ -166,3 +166,14 @@ def test_the_lock_rule_in_a_folder_of_its_own(tmp_path):
          "fastdds_port7002_el", "fastdds_port7002_sl", "sem.fastdds_port7002_mutex",
          "other_file"])
     assert (cleaned.segments, cleaned.ports, cleaned.bytes) == (3, 2, 1000 + 2000 + 300 + 32 + 300)
+
+
+def test_the_console_command_prints_what_it_removed(tmp_path):
+    (tmp_path / "fastdds_00000000000000ee").write_bytes(bytes(1_500_000))
+    (tmp_path / "fastdds_00000000000000ee_el").write_bytes(b"")
+    run = subprocess.run([str(Path(sys.executable).parent / "sgnet-shm-clean"), "--dir",
+                          str(tmp_path), "--min-age", "0"], capture_output=True, text=True,
+                         timeout=60)
+    assert (run.returncode, run.stdout) == (0, "sgnet-shm-clean: removed 1 zombie Fast DDS "
+                                               "segments and 0 ports (1.5 MB)\n"), run.stderr
+    assert list(tmp_path.iterdir()) == []
