@@ -27,6 +27,7 @@ from sgnet_ros.bags.io import (
     bag_topics,
     read_messages,
 )
+from sgnet_ros.ros.children import stop_child
 
 ROOT = Path(__file__).resolve().parent.parent
 TWIN = ROOT / "sgnet_ros" / "data" / "sample_rgbd_realsense_compressed"
@@ -185,5 +186,4 @@ def test_sgnet_play_offers_the_recorded_qos_so_label_info_reaches_a_late_subscri
         assert json.loads(received[0])["classes"][0]["cloud_topic"] == "points/wall"
     finally:
         node.destroy_node()
-        player.kill()
-        player.wait()
+        stop_child(player)

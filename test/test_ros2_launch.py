@@ -33,6 +33,7 @@ from ros_cli import (
     stop_everything,
 )
 
+from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.launch_config import CAMERA_REMAPS
 from sgnet_ros.ros.parameters import NODE_NAME, SCHEMA
 
@@ -141,8 +142,7 @@ def test_ros2_topic_hz_measures_the_label_image(default_launch):
                     break
     finally:
         give_up.cancel()
-        process.kill()
-        process.wait()
+        stop_child(process)
     assert len(rates) == 2 and all(rate > 1.0 for rate in rates), (rates, launch.output())
 
 
