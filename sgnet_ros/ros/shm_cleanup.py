@@ -130,16 +130,20 @@ def _zombie(kind: str, name: str, locks: list[Path], shm_dir: Path) -> Zombie:
     return Zombie(kind, name, tuple(sorted(locks)), tuple(files))
 
 
-def find_zombies(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> list[Zombie]:
-    """Every segment and port in `shm_dir` none of whose lock files anybody holds."""
-    zombies = []
+def _unheld(shm_dir: Path, min_age_s: float) -> Iterator[Zombie]:
+    """Each zombie in turn, its lock files held by this process until the next is sought,
+    so no new owner can take one over while it is being removed."""
     for (kind, name), locks in sorted(_lock_groups(shm_dir).items()):
         if not _old_enough(locks, min_age_s):
             continue
         with ExitStack() as stack:
             if all(stack.enter_context(_probe(lock)) for lock in locks):
-                zombies.append(_zombie(kind, name, locks, shm_dir))
-    return zombies
+                yield _zombie(kind, name, locks, shm_dir)
+
+
+def find_zombies(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> list[Zombie]:
+    """Every segment and port in `shm_dir` none of whose lock files anybody holds."""
+    return list(_unheld(shm_dir, min_age_s))
 
 
 def _remove(zombie: Zombie) -> int:
@@ -156,24 +160,16 @@ def _remove(zombie: Zombie) -> int:
 
 
 def clean(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> Cleaned:
-    """Remove every zombie segment and port; live ones (lock held) are never touched.
-
-    Each zombie's locks stay held by this process while its files go, so no new owner
-    can take them over half-removed. Files of another user (sticky /dev/shm) are skipped.
-    """
+    """Remove every zombie segment and port; live ones (lock held) are never touched, nor
+    files of another user (sticky /dev/shm)."""
     segments = ports = freed = 0
-    for (kind, name), locks in sorted(_lock_groups(shm_dir).items()):
-        if not _old_enough(locks, min_age_s):
+    for zombie in _unheld(shm_dir, min_age_s):
+        try:
+            freed += _remove(zombie)
+        except PermissionError:
             continue
-        with ExitStack() as stack:
-            if not all(stack.enter_context(_probe(lock)) for lock in locks):
-                continue
-            try:
-                freed += _remove(_zombie(kind, name, locks, shm_dir))
-            except PermissionError:
-                continue
-        segments += kind == "segment"
-        ports += kind == "port"
+        segments += zombie.kind == "segment"
+        ports += zombie.kind == "port"
     return Cleaned(segments, ports, freed)
 
 
