@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,22 +34,23 @@ LAYERED = "layered"  # LOCALHOST plus the profile: rmw_fastrtps adds its transpo
 def _publish(size_bytes: int, period_s: float, duration_s: float) -> None:
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import Image
 
-    rclpy.init()
+    # SIGINT ends the loop; the context stays valid for a clean exit that frees the segment.
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     node = rclpy.create_node("transport_check_publisher")
     publisher = node.create_publisher(Image, TOPIC, QoSProfile(
         depth=2, reliability=ReliabilityPolicy.RELIABLE))
     msg = Image(height=1, width=size_bytes, encoding="mono8", step=size_bytes)
     msg.data = bytes(size_bytes)
     end = time.monotonic() + duration_s
-    try:  # stopped by SIGINT (rclpy shuts the context down), so Fast DDS frees its memory
-        while time.monotonic() < end and rclpy.ok():
-            msg.header.stamp = node.get_clock().now().to_msg()
-            publisher.publish(msg)
-            time.sleep(period_s)
-    except KeyboardInterrupt:
-        pass
+    while time.monotonic() < end and not stop.is_set():
+        msg.header.stamp = node.get_clock().now().to_msg()
+        publisher.publish(msg)
+        time.sleep(period_s)
     node.destroy_node()
     rclpy.try_shutdown()
 
