@@ -107,6 +107,16 @@ def class_ids(style: str = DEFAULT_STYLE) -> tuple[int, ...]:
     return _style(style).class_ids
 
 
+def _room_for(
+    seed: int, size: tuple[int, int], style: str
+) -> tuple[_Style, tuple[int, int], np.random.Generator, Any]:
+    """The style, the checked size, the seed's generator and the room it draws first."""
+    chosen = _style(style)
+    size = checked_size(size)
+    rng = np.random.default_rng(seed)
+    return chosen, size, rng, chosen.generate_room(rng)
+
+
 def synthetic_frame(
     seed: int,
     size: tuple[int, int] = (240, 320),
@@ -116,10 +126,7 @@ def synthetic_frame(
     """One frame of a fresh room and camera; the same seed always gives the same frame."""
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
-    chosen = _style(style)
-    size = checked_size(size)
-    rng = np.random.default_rng(seed)
-    room = chosen.generate_room(rng)
+    chosen, size, rng, room = _room_for(seed, size, style)
     pose = chosen.sample_camera(room, rng)
     K = chosen.camera_matrix(size, rng)
     return chosen.render(room, pose, K, size, rng, noise, chosen.sample_devices(rng))
@@ -143,10 +150,7 @@ def synthetic_sequence(
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
-    chosen = _style(style)
-    size = checked_size(size)
-    rng = np.random.default_rng(seed)
-    room = chosen.generate_room(rng)
+    chosen, size, rng, room = _room_for(seed, size, style)
     duration = num_frames / fps
     for _ in range(200):
         start = chosen.sample_camera(room, rng)

@@ -28,6 +28,7 @@ from sgnet_ros.training.synthetic.geometry import (
     checked_size,
     cylinder_normals,
 )
+from sgnet_ros.training.synthetic.layout import local_to_room, on_wall
 from sgnet_ros.training.synthetic.sensor import SensorNoise
 
 WALL, FLOOR, CABINET, BED, CHAIR, TABLE, CEILING, BOX = (
@@ -169,13 +170,7 @@ class _Layout:
             if against_wall:
                 wall = self.rng.integers(4)
                 along = self.rng.uniform(radius, (size_x if wall < 2 else size_y) - radius)
-                offset = depth / 2 + 0.02
-                x, y, yaw = {
-                    0: (offset, along, 0.0),
-                    1: (size_x - offset, along, np.pi),
-                    2: (along, offset, np.pi / 2),
-                    3: (along, size_y - offset, -np.pi / 2),
-                }[int(wall)]
+                x, y, yaw = on_wall(self.room.size, int(wall), along, depth / 2 + 0.02)
                 yaw += self.rng.normal(0, 0.03)
             else:
                 x = self.rng.uniform(radius + 0.1, size_x - radius - 0.1)
@@ -188,12 +183,6 @@ class _Layout:
                 self.room.footprints.append((x, y, radius, top))
                 return x, y, yaw
         return None
-
-
-def _local_to_room(x: float, y: float, yaw: float, dx: float, dy: float) -> tuple[float, float]:
-    """A furniture-local offset (dx forward, dy left) to room coordinates."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    return x + c * dx - s * dy, y + s * dx + c * dy
 
 
 def _legs(
@@ -210,7 +199,7 @@ def _legs(
     legs = []
     for sx in (-1, 1):
         for sy in (-1, 1):
-            cx, cy = _local_to_room(x, y, yaw, sx * (half_x - thickness), sy * (half_y - thickness))
+            cx, cy = local_to_room(x, y, yaw, sx * (half_x - thickness), sy * (half_y - thickness))
             legs.append(
                 Box(
                     (cx, cy, height / 2),
@@ -234,7 +223,7 @@ def _add_cabinet(room: Room, layout: _Layout, rng: np.random.Generator) -> None:
         Box((x, y, height / 2), (depth / 2, width / 2, height / 2), yaw, CABINET, material)
     )
     if rng.random() < 0.5:  # a plinth or a door panel gives the front some structure
-        fx, fy = _local_to_room(x, y, yaw, depth / 2, 0.0)
+        fx, fy = local_to_room(x, y, yaw, depth / 2, 0.0)
         panel = random_material(CABINET, rng)
         room.primitives.append(
             Box(
@@ -269,7 +258,7 @@ def _add_bed(room: Room, layout: _Layout, rng: np.random.Generator) -> None:
         )
     )
     head_height = rng.uniform(0.8, 1.25)
-    hx, hy = _local_to_room(x, y, yaw, -length / 2 + 0.03, 0.0)
+    hx, hy = local_to_room(x, y, yaw, -length / 2 + 0.03, 0.0)
     room.primitives.append(
         Box(
             (hx, hy, head_height / 2),
@@ -280,7 +269,7 @@ def _add_bed(room: Room, layout: _Layout, rng: np.random.Generator) -> None:
         )
     )
     for side in (-1, 1) if width > 1.3 else (0,):  # pillows, part of the bed in NYU40 terms
-        px, py = _local_to_room(x, y, yaw, -length / 2 + 0.3, side * width / 4)
+        px, py = local_to_room(x, y, yaw, -length / 2 + 0.3, side * width / 4)
         room.primitives.append(
             Box((px, py, top + 0.06), (0.2, min(0.3, width / 4), 0.06), yaw, BED, sheet)
         )
@@ -325,7 +314,7 @@ def _add_table(room: Room, layout: _Layout, rng: np.random.Generator) -> None:
         )
     for _ in range(rng.integers(0, 4)):  # objects on the table top
         size = rng.uniform(0.08, 0.3, 3) * (1.0, 1.0, 0.9)
-        ox, oy = _local_to_room(
+        ox, oy = local_to_room(
             x,
             y,
             yaw,
@@ -398,7 +387,7 @@ def _add_chair(
             x, y, yaw, seat / 2, seat / 2, seat_height - thickness, 0.035, CHAIR, material
         )
     # The backrest sits on the side facing away from `yaw` (chairs face their table).
-    bx, by = _local_to_room(x, y, yaw, seat / 2 - 0.02, 0.0)
+    bx, by = local_to_room(x, y, yaw, seat / 2 - 0.02, 0.0)
     room.primitives.append(
         Box(
             (bx, by, (seat_height + back_height) / 2),

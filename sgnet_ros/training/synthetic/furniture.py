@@ -68,7 +68,7 @@ def add_door(room: Room, rng: Rng) -> None:
     if spot is None:
         return
     wall, along = spot
-    x, y, yaw = on_wall(room, wall, along, 0.0)
+    x, y, yaw = on_wall(room.size, wall, along, 0.0)
     frame = mat.surface("plain", mat.PALE if rng.random() < 0.7 else mat.WOOD, rng)
     _part(room, x, y, yaw, (0.0, 0.0, (height + 0.06) / 2), (0.025, width / 2 + 0.06,
                                                              (height + 0.06) / 2), DOOR, frame)
@@ -86,7 +86,7 @@ def add_window(room: Room, rng: Rng) -> None:
     if spot is None:
         return
     wall, along = spot
-    x, y, yaw = on_wall(room, wall, along, 0.0)
+    x, y, yaw = on_wall(room.size, wall, along, 0.0)
     frame = mat.colour_from(mat.PALE if rng.random() < 0.8 else mat.WOOD, rng)
     window = mat.Surface("window", mat.colour_from(mat.PALE, rng), frame,
                          seed=int(rng.integers(1 << 30)), emission=float(rng.uniform(1.5, 6.0)))
@@ -108,7 +108,7 @@ def add_picture(room: Room, rng: Rng) -> None:
     if spot is None:
         return
     wall, along = spot
-    x, y, yaw = on_wall(room, wall, along, 0.015)
+    x, y, yaw = on_wall(room.size, wall, along, 0.015)
     accent = mat.colour_from(mat.DARK if rng.random() < 0.5 else mat.WOOD, rng)
     poster = mat.Surface("poster", accent, accent, seed=int(rng.integers(1 << 30)),
                          specular=bool(rng.random() < 0.3))
@@ -353,8 +353,7 @@ def add_bed(room: Room, layout: Layout, rng: Rng) -> None:
     if rng.random() < 0.6:  # a bedside table with a lamp
         side = rng.choice((-1, 1))
         nx, ny = local_to_room(x, y, yaw, -length / 2 + 0.25, side * (width / 2 + 0.3))
-        if layout.is_clear(nx, ny, 0.28):
-            room.footprints.append((nx, ny, 0.28, 0.6))
+        if layout.claim(nx, ny, 0.28, 0.6):
             size = rng.uniform(0.4, 0.5)
             room.add(Box((nx, ny, 0.275), (0.2, size / 2, 0.275), yaw, CABINET,
                          look(CABINET, rng)))
@@ -403,9 +402,8 @@ def add_table(room: Room, layout: Layout, rng: Rng, at: tuple | None = None,
         x, y, yaw = spot
     else:
         x, y, yaw = at
-        if not layout.is_clear(x, y, radius):
+        if not layout.claim(x, y, radius, height):
             return
-        room.footprints.append((x, y, radius, height))
     if rng.random() < 0.25:  # round, on a pedestal
         radius = min(length, width) / 2 + 0.1
         room.add(Cylinder((x, y), radius, height - 0.04, height, TABLE, surface))
@@ -440,9 +438,8 @@ def add_chair(room: Room, layout: Layout, rng: Rng, at: tuple | None = None) -> 
         x, y, yaw = spot
     else:
         x, y, yaw = at
-        if not layout.is_clear(x, y, seat * 0.7):
+        if not layout.claim(x, y, seat * 0.7, back_height):
             return
-        room.footprints.append((x, y, seat * 0.7, back_height))
     yaw += rng.normal(0, 0.25)
     surface = look(CHAIR, rng)
     thickness = rng.uniform(0.04, 0.09)

@@ -113,9 +113,12 @@ def local_to_room(x: float, y: float, yaw: float, dx: float, dy: float) -> tuple
     return x + c * dx - s * dy, y + s * dx + c * dy
 
 
-def on_wall(room: Room, wall: int, along: float, offset: float) -> tuple[float, float, float]:
-    """(x, y, yaw) of a point `offset` metres in front of wall `wall` at `along`."""
-    size_x, size_y, _ = room.size
+def on_wall(
+    size: tuple[float, float, float], wall: int, along: float, offset: float
+) -> tuple[float, float, float]:
+    """(x, y, yaw) of a point `offset` metres in front of wall `wall` at `along`, facing
+    into a room of extents `size`."""
+    size_x, size_y, _ = size
     return {
         0: (offset, along, 0.0),
         1: (size_x - offset, along, np.pi),
@@ -162,16 +165,22 @@ class Layout:
                 wall = int(self.rng.integers(4))
                 length = self.room.wall_length(wall)
                 along = self.rng.uniform(radius, length - radius)
-                x, y, yaw = on_wall(self.room, wall, along, depth / 2 + 0.01)
+                x, y, yaw = on_wall(self.room.size, wall, along, depth / 2 + 0.01)
                 yaw += self.rng.normal(0, 0.02)
             else:
                 x = self.rng.uniform(radius + 0.1, size_x - radius - 0.1)
                 y = self.rng.uniform(radius + 0.1, size_y - radius - 0.1)
                 yaw = self.rng.uniform(-np.pi, np.pi)
-            if self.is_clear(x, y, radius, inside=not against_wall):
-                self.room.footprints.append((x, y, radius, top))
+            if self.claim(x, y, radius, top, inside=not against_wall):
                 return x, y, yaw
         return None
+
+    def claim(self, x: float, y: float, radius: float, top: float, inside: bool = True) -> bool:
+        """Reserve the footprint at (x, y) for a piece `top` metres high if it is clear."""
+        if not self.is_clear(x, y, radius, inside):
+            return False
+        self.room.footprints.append((x, y, radius, top))
+        return True
 
     def is_clear(self, x: float, y: float, radius: float, inside: bool = True) -> bool:
         """No footprint within `radius`; with `inside`, also not across a wall."""
