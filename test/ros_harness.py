@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,32 @@ def start_node(*ros_args: str, env: dict[str, str] | None = None) -> subprocess.
                "-p", "providers:=[cpu]", *ros_args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
+
+
+@contextmanager
+def running_node(*ros_args: str, outputs: Iterable[tuple] = (),
+                 publisher_qos: QoSProfile = RELIABLE,
+                 wait_for_inputs: bool = True) -> Iterator[Harness]:
+    """A node process started with `ros_args` and a Harness subscribed to its `outputs`
+    ((topic relative to NAMESPACE, message class[, QoS]) each), ready once the node
+    subscribes to every input unless `wait_for_inputs` is off (a node on other transports).
+
+    On exit both stop and the node's output is printed (pytest shows it for a failure) and
+    kept as the harness's `node_output`.
+    """
+    node = start_node(*ros_args)
+    harness = Harness(publisher_qos)
+    try:
+        for output in outputs:
+            harness.subscribe(*output)
+        if wait_for_inputs:
+            assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+        yield harness
+    finally:
+        harness.close()
+        node.terminate()
+        harness.node_output, _ = node.communicate(timeout=20)
+        print(harness.node_output)
 
 
 class SpinningNode:
@@ -93,6 +121,7 @@ class Harness(SpinningNode):
         super().__init__()
         self.msgs = rclpy_classes()
         self.diagnostics: dict[str, str] = {}
+        self.node_output = ""  # the node process's output, once `running_node` stopped it
         self.publishers = {
             name: self.node.create_publisher(cls, f"{NAMESPACE}/{name}", publisher_qos)
             for name, cls in (("rgb/image_rect_color", self.msgs.image),

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 import pytest
-from ros_harness import Harness, start_node, synthetic_frame
+from ros_harness import running_node, synthetic_frame
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from sgnet_ros.pipeline.codec import encode_image
 
@@ -29,16 +30,12 @@ class Stamps:
         return cls.next
 
 
-def running_node(*parameters: str):
-    node = start_node("-p", "cloud_classes:=[none]", "-p", "label_info_format:=json",
-                      *parameters)
-    harness = Harness()
-    msgs = harness.msgs
-    harness.subscribe("segmentation/image", msgs.image)
-    harness.subscribe("segmentation/camera_info", msgs.camera_info)
-    harness.subscribe("segmentation/spatial", msgs.image)
-    harness.subscribe("points", msgs.point_cloud)
-    return node, harness
+def geometry_node(*parameters: str):
+    """A node with `parameters` whose frame, spatial and cloud outputs the harness keeps."""
+    outputs = (("segmentation/image", Image), ("segmentation/camera_info", CameraInfo),
+               ("segmentation/spatial", Image), ("points", PointCloud2))
+    return running_node("-p", "cloud_classes:=[none]", "-p", "label_info_format:=json",
+                        *parameters, outputs=outputs)
 
 
 def primed(harness, width: int, height: int) -> bool:
@@ -49,26 +46,14 @@ def primed(harness, width: int, height: int) -> bool:
                for _ in range(9))
 
 
-def stop(node, harness) -> str:
-    harness.close()
-    node.terminate()
-    output, _ = node.communicate(timeout=20)
-    print(output)
-    return output
-
-
 @pytest.fixture(scope="module")
 def plain():
     """Default geometry settings; frames under 5 % valid depth are dropped."""
-    node, harness = running_node("-p", "warmup_size:=[160, 120]",
-                                 "-p", "min_valid_depth_fraction:=0.05")
-    try:
-        assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+    with geometry_node("-p", "warmup_size:=[160, 120]",
+                       "-p", "min_valid_depth_fraction:=0.05") as harness:
         assert primed(harness, 160, 120), "no frame came back from the node"
         yield harness
-    finally:
-        output = stop(node, harness)
-    assert "RuntimeWarning" not in output  # e.g. numpy overflow on fx = 1e-300
+    assert "RuntimeWarning" not in harness.node_output  # e.g. numpy overflow on fx = 1e-300
 
 
 def counter(harness, key) -> float:

@@ -3,7 +3,8 @@ subscriber listens (issue #19: lighter messages), read from its own diagnostics 
 
 import numpy as np
 import pytest
-from ros_harness import Harness, start_node, synthetic_frame
+from ros_harness import running_node, synthetic_frame
+from sensor_msgs.msg import Image
 
 pytestmark = pytest.mark.ros
 SECOND = 1_000_000_000
@@ -12,17 +13,9 @@ LAZY_TOPICS = ("segmentation/color", "segmentation/confidence")
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "publish_confidence:=true", "-p", "warmup_size:=[160, 120]")
-    harness = Harness()
-    harness.subscribe("segmentation/image", harness.msgs.image)
-    try:
-        assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+    with running_node("-p", "publish_confidence:=true", "-p", "warmup_size:=[160, 120]",
+                      outputs=[("segmentation/image", Image)]) as harness:
         yield harness
-    finally:
-        harness.close()
-        node.terminate()
-        output, _ = node.communicate(timeout=20)
-        print(output)
 
 
 def snapshot_after(harness, processed: int) -> dict[str, str]:

@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_harness import Harness, start_node, synthetic_frame
+from ros_harness import running_node, synthetic_frame
+from sensor_msgs.msg import Image
 
 pytestmark = pytest.mark.ros
 SECOND = 1_000_000_000
@@ -22,18 +23,10 @@ DEEP_RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "pipelined:=true", "-p", "input_depth:=10",
-                      "-p", "warmup_size:=[160, 120]")
-    harness = Harness(publisher_qos=DEEP_RELIABLE)
-    harness.subscribe("segmentation/image", harness.msgs.image, DEEP_RELIABLE)
-    try:
-        assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+    with running_node("-p", "pipelined:=true", "-p", "input_depth:=10",
+                      "-p", "warmup_size:=[160, 120]", publisher_qos=DEEP_RELIABLE,
+                      outputs=[("segmentation/image", Image, DEEP_RELIABLE)]) as harness:
         yield harness
-    finally:
-        harness.close()
-        node.terminate()
-        output, _ = node.communicate(timeout=20)
-        print(output)
 
 
 class Stamps:

@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from ros_harness import LATCHED, Harness, start_node, synthetic_frame
+from ros_harness import LATCHED, running_node, start_node, synthetic_frame
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from sgnet_ros.pipeline.codec import encode_image
 
@@ -20,21 +21,11 @@ BASE = 1_750_000_000 * SECOND
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "cloud_classes:=[floor, wall]", "-p", "label_info_format:=json",
-                      "-p", "warmup_size:=[320, 240]")
-    harness = Harness()
-    msgs = harness.msgs
-    for topic in ("segmentation/image", "segmentation/color", "segmentation/camera_info"):
-        harness.subscribe(topic, msgs.camera_info if topic.endswith("info") else msgs.image)
-    harness.subscribe("points", msgs.point_cloud)
-    try:
-        assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+    outputs = (("segmentation/image", Image), ("segmentation/color", Image),
+               ("segmentation/camera_info", CameraInfo), ("points", PointCloud2))
+    with running_node("-p", "cloud_classes:=[floor, wall]", "-p", "label_info_format:=json",
+                      "-p", "warmup_size:=[320, 240]", outputs=outputs) as harness:
         yield harness
-    finally:
-        harness.close()
-        node.terminate()
-        output, _ = node.communicate(timeout=20)
-        print(output)
 
 
 class Stamps:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ros_harness import NAMESPACE, RELIABLE, Harness, start_node, synthetic_frame
+from ros_harness import NAMESPACE, RELIABLE, running_node, synthetic_frame
 from sensor_msgs.msg import CompressedImage, Image
 
 from sgnet_ros.pipeline.codec import (
@@ -24,18 +24,12 @@ BASE = 1_700_000_100_000_000_000
 
 @pytest.fixture(scope="module")
 def harness():
-    node = start_node("-p", "transport.rgb:=compressed", "-p", "transport.depth:=compressedDepth",
+    # The harness publishes raw frames, which this node does not subscribe to: no waiting.
+    with running_node("-p", "transport.rgb:=compressed", "-p", "transport.depth:=compressedDepth",
                       "-p", "cloud_classes:=[none]", "-p", "warmup_size:=[320, 240]",
-                      "-p", "diagnostics_period:=0.5")
-    harness = Harness()
-    harness.subscribe("segmentation/image", Image)
-    try:
+                      "-p", "diagnostics_period:=0.5", outputs=[("segmentation/image", Image)],
+                      wait_for_inputs=False) as harness:
         yield harness
-    finally:
-        harness.close()
-        node.terminate()
-        output, _ = node.communicate(timeout=20)
-        print(output)
 
 
 def test_raw_publishers_on_a_compressed_node_are_named_with_the_parameter_to_set(harness):

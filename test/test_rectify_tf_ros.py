@@ -17,11 +17,10 @@ from test_camera_geometry_ros import (
     cloud_xyz,
     counter,
     distortion,
+    geometry_node,
     logged,
     primed,
-    running_node,
     send_and_wait,
-    stop,
 )
 
 from sgnet_ros.pipeline.codec import encode_image
@@ -37,17 +36,14 @@ PITCH_DEG = 30.0
 def robot():
     """rectify on, the spatial input published, gravity and height from TF."""
     pytest.importorskip("tf2_msgs.msg", reason="tf2_msgs not built: tools/build_test_interfaces.sh")
-    node, harness = running_node(
+    with geometry_node(
         "-p", f"warmup_size:=[{WIDTH}, {HEIGHT}]", "-p", "rectify:=true",
         "-p", "publish_spatial:=true", "-p", "hha.gravity_source:=tf",
         "-p", "hha.height_mode:=tf", "-p", "hha.tf_timeout:=0.5",
-        "-p", "check_registration:=false")
-    try:
-        assert harness.wait_for_node_inputs(), "the node never subscribed to its inputs"
+        "-p", "check_registration:=false",
+    ) as harness:
         assert primed(harness, WIDTH, HEIGHT), "no frame came back from the node"
         yield harness
-    finally:
-        stop(node, harness)
 
 
 def distorted_copy(image: np.ndarray, K: np.ndarray, D: np.ndarray) -> np.ndarray:
