@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sgnet_ros.ros.environment import isolate_this_process
-from sgnet_ros.ros.shm_cleanup import clean, find_zombies, wait_until_judgeable
+from sgnet_ros.ros.shm_cleanup import clean, wait_until_judgeable, zombie_names
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -16,17 +16,13 @@ DATA = Path(__file__).resolve().parent / "data"
 # domain of its own, so parallel runs on one machine never hear each other.
 isolate_this_process()
 # Tests SIGKILL nodes on purpose: what their Fast DDS shared memory left is removed at the end.
-ZOMBIES_BEFORE = {zombie.name for zombie in find_zombies()}
+ZOMBIES_BEFORE = zombie_names()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """One line: zombie Fast DDS segments/ports that appeared during the session, removed."""
+    """One line: zombie Fast DDS segments/ports removed, and how many this session left."""
     wait_until_judgeable()
-    appeared = [zombie for zombie in find_zombies() if zombie.name not in ZOMBIES_BEFORE]
-    megabytes = sum(zombie.bytes for zombie in appeared) / 1e6
-    terminalreporter.write_line(f"Fast DDS shared memory: {len(appeared)} zombie segments/ports "
-                                f"({megabytes:.1f} MB) appeared during this session; "
-                                f"{clean().line()}")
+    terminalreporter.write_line(clean(present_before=ZOMBIES_BEFORE).line())
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,9 @@ def test_serial_and_pipelined_rows_come_from_one_run_and_reach_the_readme(tmp_pa
     assert len(cpu["stage_cpu_p50_ms"]) == 3 and all(ms > 0 for ms in cpu["stage_cpu_p50_ms"])
     assert all(0 < cpu[k] <= cpu["cores"] for k in ("node_cores", "player_cores",
                                                     "recorder_cores")), cpu
+    # One window for all four: the whole machine was at least as busy as these three.
+    three = cpu["node_cores"] + cpu["player_cores"] + cpu["recorder_cores"]
+    assert cpu["machine_cores"] >= three - 0.05, cpu
     assert cpu["max_hz_slowest_stage"] > 0 and cpu["max_hz_cores"] > 0, cpu
     unloaded = result["direct"]["unloaded"]
     assert unloaded["wall_p50_ms"]["frame"] >= max(unloaded["wall_p50_ms"][s] for s in (

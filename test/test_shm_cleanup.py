@@ -19,7 +19,13 @@ import pytest
 
 from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.environment import isolated_ros_environment
-from sgnet_ros.ros.shm_cleanup import SHM_DIR, clean, find_zombies, wait_until_judgeable
+from sgnet_ros.ros.shm_cleanup import (
+    SHM_DIR,
+    clean,
+    find_zombies,
+    wait_until_judgeable,
+    zombie_names,
+)
 
 pytestmark = pytest.mark.skipif(not SHM_DIR.is_dir(), reason=f"no {SHM_DIR} on this system")
 
@@ -166,6 +172,18 @@ def test_the_lock_rule_in_a_folder_of_its_own(tmp_path):
          "fastdds_port7002_el", "fastdds_port7002_sl", "sem.fastdds_port7002_mutex",
          "other_file"])
     assert (cleaned.segments, cleaned.ports, cleaned.bytes) == (3, 2, 1000 + 2000 + 300 + 32 + 300)
+
+
+def test_a_run_reports_only_the_zombies_that_appeared_during_it(tmp_path):
+    (tmp_path / "fastdds_00000000000000a1").write_bytes(bytes(7000))
+    (tmp_path / "fastdds_00000000000000a1_el").write_bytes(b"")
+    before = zombie_names(tmp_path, min_age_s=0)
+    (tmp_path / "fastdds_00000000000000b2").write_bytes(bytes(2_500_000))
+    (tmp_path / "fastdds_00000000000000b2_el").write_bytes(b"")
+    cleaned = clean(tmp_path, min_age_s=0, present_before=before)
+    assert list(tmp_path.iterdir()) == []
+    assert (cleaned.segments, cleaned.appeared) == (2, (1, 2_500_000))
+    assert cleaned.line().endswith("; 1 of them (2.5 MB) appeared during this run")
 
 
 def test_the_console_command_prints_what_it_removed(tmp_path):

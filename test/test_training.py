@@ -75,3 +75,27 @@ def test_overlapping_seed_ranges_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="overlap"):
         main(["--train-seeds", "0:4", "--val-seeds", "2:6", "--size", "48x64",
               "--cache", str(tmp_path), "--out", str(tmp_path / "run")])
+
+
+def test_pooled_styles_train_on_both_and_evaluation_asks_which(tmp_path, capsys):
+    from sgnet_ros.training import evaluation
+    from sgnet_ros.training.synthetic import class_ids
+
+    run = tmp_path / "run"
+    assert main(["--style", "basic", "realistic", "--train-seeds", "0:4",
+                 "--val-seeds", "1000000:1000002", "--size", "48x64", "--batch-size", "4",
+                 "--epochs", "1", "--cache", str(tmp_path / "cache"), "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    # 4 seeds in each of two styles: 8 frames, two batches of 4.
+    assert summary["steps"] == 2
+    pooled = set(class_ids("basic")) | set(class_ids("realistic"))
+    assert summary["trained_classes"] == sorted(pooled)
+    with pytest.raises(SystemExit, match="basic\\+realistic rooms: choose one with --style"):
+        evaluation.main([str(run / "model.onnx"), "--synthetic-seeds", "2000000:2000001",
+                         "--size", "48x64"])
+    results = tmp_path / "basic.json"
+    assert evaluation.main([str(run / "model.onnx"), "--synthetic-seeds", "2000000:2000001",
+                            "--size", "48x64", "--style", "basic", "--json", str(results)]) == 0
+    assert "mIoU" in capsys.readouterr().out
+    # On basic rooms the mean runs over the classes basic rooms draw, not all 17 it knows.
+    assert json.loads(results.read_text())["classes"] == sorted(class_ids("basic"))

@@ -27,6 +27,7 @@ from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.environment import isolate_this_process
 from sgnet_ros.ros.messages import COMPRESSED_IMAGE_TYPE, decode_color, stamp_ns
 from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
+from sgnet_ros.ros.shm_cleanup import zombie_names
 from sgnet_ros.ros.transports import SUFFIXES
 
 NODE_START_TIMEOUT_S = 120.0
@@ -106,6 +107,7 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
     """Play `args.bag` to a freshly started node and record its outputs to `args.out`."""
     command = node_command(model, args.params_file, args.namespace, topics, types)
     env = isolate_this_process()
+    zombies_before = zombie_names()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
@@ -141,8 +143,9 @@ def replay_ros(args: argparse.Namespace, model: Path, report: ReplayReport,
         node_log.close()
         recorder_node.destroy_node()
         rclpy.try_shutdown()
-        cleaned = clean_shared_memory()  # what a child killed after all left behind
-        if cleaned.segments or cleaned.ports:
+        # What a child killed after all left behind (and any older zombies on the machine).
+        cleaned = clean_shared_memory(present_before=zombies_before)
+        if cleaned.appeared[0]:
             report.notes.append(cleaned.line())
     player_lines = [line for line in (logs / "player.log").read_text().splitlines()
                     if line.startswith("{")]

@@ -35,6 +35,7 @@ import numpy as np
 from sgnet_ros.benchmarks.pipeline_benchmark import hardware
 from sgnet_ros.benchmarks.readme_sections import replace_section
 from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
+from sgnet_ros.ros.shm_cleanup import zombie_names
 
 NAMESPACE = "/camera"
 START_TIMEOUT_S = 180.0
@@ -262,8 +263,7 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
             time.sleep(0.2)
         if recorder.stdout.readline().strip() != "ready":
             raise RuntimeError(f"{config.name}: the recorder never matched the node")
-        cpu_before = _cpu_seconds(node.pid), _cpu_seconds(recorder.pid), \
-            _machine_busy_seconds(), time.monotonic()
+        cpu_before = _cpu_seconds(node.pid), _cpu_seconds(recorder.pid), _machine_busy_seconds()
         player = subprocess.run(_module("play", "--bag", bag, "--rate", str(rate_hz),
                                         "--duration", str(duration_s),
                                         *(["--compressed"] if config.compressed else [])),
@@ -274,8 +274,7 @@ def run_configuration(config: Configuration, bag: str, model: Path, duration_s: 
         time.sleep(2.5)  # the last frames and one more diagnostics message
         played["node_cpu_s"] = _cpu_seconds(node.pid) - cpu_before[0]
         played["recorder_cpu_s"] = _cpu_seconds(recorder.pid) - cpu_before[1]
-        played["machine_cores"] = (_machine_busy_seconds() - cpu_before[2]) / (
-            time.monotonic() - cpu_before[3])
+        played["machine_cpu_s"] = _machine_busy_seconds() - cpu_before[2]
         recorded_text, _ = recorder.communicate(input="", timeout=30)
     finally:
         stop_child(recorder)
@@ -325,6 +324,9 @@ def cpu_budget(played: dict, out_hz: float, segments: dict[str, float]) -> dict:
     recorder with the output rate; so the most the cores allow at this input rate is
     (cores - input-bound CPU) / (stage CPU + recorder CPU per output frame). A stage runs
     on one thread, so the slowest stage's CPU time per frame also caps the rate.
+    All four CPU figures (node, player, recorder, whole machine) are CPU seconds over one
+    window (just before the player starts to 2.5 s after it ends) per second of playing, so
+    the machine's figure is at least the sum of the other three.
     """
     seconds = (played["end_ns"] - played["start_ns"]) / 1e9
     cores = os.cpu_count() or 1
@@ -335,9 +337,10 @@ def cpu_budget(played: dict, out_hz: float, segments: dict[str, float]) -> dict:
     node_cores = played["node_cpu_s"] / seconds
     player_cores = played["cpu_s"] / seconds
     recorder_cores = played["recorder_cpu_s"] / seconds
+    machine_cores = played["machine_cpu_s"] / seconds
     input_bound = player_cores + max(node_cores - stage_s * out_hz, 0.0)
     per_output_s = stage_s + (recorder_cores / out_hz if out_hz > 0 else 0.0)
-    return {"cores": cores, "machine_cores": played.get("machine_cores", np.nan),
+    return {"cores": cores, "machine_cores": machine_cores,
             "node_cores": node_cores, "player_cores": player_cores,
             "recorder_cores": recorder_cores, "input_cores": input_bound,
             "stage_cpu_p50_ms": stage_cpu_ms,
@@ -575,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [CONFIGURATIONS[i] for i in (args.configurations
                                           or range(len(CONFIGURATIONS)))]
     load_before = os.getloadavg()[0]
+    zombies_before = zombie_names()  # what a killed child leaves is reported at the end
     rows = []
     for config in chosen:
         row = run_configuration(config, args.bag, model, args.duration, args.rate,
@@ -585,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
               "duration_s": args.duration, "rate_hz": args.rate, "settle_s": args.settle,
               "rows": rows, "direct": direct_throughput(args.bag, model, args.direct_frames)}
     result["load_average"] = [load_before, os.getloadavg()[0]]
-    print(clean_shared_memory().line(), flush=True)  # what a killed child left
+    print(clean_shared_memory(present_before=zombies_before).line(), flush=True)
     table = markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.json").write_text(json.dumps(result, indent=1))

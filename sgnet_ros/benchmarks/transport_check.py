@@ -26,6 +26,7 @@ from sgnet_ros.ros.children import stop_child
 from sgnet_ros.ros.dds_profile import TRANSPORTS
 from sgnet_ros.ros.environment import claim_domain_id, isolated_ros_environment
 from sgnet_ros.ros.shm_cleanup import clean as clean_shared_memory
+from sgnet_ros.ros.shm_cleanup import zombie_names
 
 TOPIC = "transport_check"
 LAYERED = "layered"  # LOCALHOST plus the profile: rmw_fastrtps adds its transports on top
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         _subscribe(args.messages, args.timeout)
         return 0
     results = []
+    zombies_before = zombie_names()  # what a killed child leaves is reported at the end
     domain_id = claim_domain_id()  # pairs run one after the other: one domain for the loop
     for index in range(args.pairs):
         result = run_pair(args.transport, domain_id, args.size, args.messages, args.timeout)
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
               f"first after {result['first_s']} s", flush=True)
         if result["received"] < args.messages and result["errors"]:
             print(result["errors"], flush=True)
-    print(clean_shared_memory().line(), flush=True)  # what a killed child left
+    print(clean_shared_memory(present_before=zombies_before).line(), flush=True)
     connected = sum(r["received"] >= args.messages for r in results)
     latencies = [v for r in results for v in r["latency_ms"][1:]]  # the first waits for match
     p50, p95, p99 = np.percentile(latencies, (50, 95, 99)) if latencies else (np.nan,) * 3

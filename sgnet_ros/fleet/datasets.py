@@ -143,11 +143,12 @@ def eval_main(argv: list[str] | None = None) -> int:
         sources = [("synthetic", seeds, args.size, style)
                    for seeds in chunks(args.synthetic_seeds, ray_args.chunk_size)]
     else:
+        style = None
         names = list_folder(args.folder, args.split)
         sources = [("folder", args.folder.resolve(), chunk, args.one_based_labels)
                    for chunk in chunks(names, ray_args.chunk_size)]
     matrices = run_tasks(evaluate_chunk, [(model, source) for source in sources], ray_args,
                          "evaluation chunks")
-    evaluation.write_results(args, pipeline, np.sum(matrices, axis=0))
+    evaluation.write_results(args, pipeline, np.sum(matrices, axis=0), style)
     return 0
 

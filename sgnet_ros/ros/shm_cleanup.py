@@ -46,15 +46,21 @@ class Zombie:
 
 @dataclass(frozen=True)
 class Cleaned:
-    """What one clean removed."""
+    """What one clean removed; `appeared`: how many of those (and their bytes) were not yet
+    zombies when the run that asked started, i.e. what that run left behind."""
 
     segments: int = 0
     ports: int = 0
     bytes: int = 0
+    appeared: tuple[int, int] | None = None
 
     def line(self) -> str:
-        return (f"sgnet-shm-clean: removed {self.segments} zombie Fast DDS segments and "
-                f"{self.ports} ports ({self.bytes / 1e6:.1f} MB)")
+        removed = (f"sgnet-shm-clean: removed {self.segments} zombie Fast DDS segments and "
+                   f"{self.ports} ports ({self.bytes / 1e6:.1f} MB)")
+        if self.appeared is None:
+            return removed
+        count, size = self.appeared
+        return f"{removed}; {count} of them ({size / 1e6:.1f} MB) appeared during this run"
 
 
 def _size(path: Path) -> int:
@@ -159,18 +165,30 @@ def _remove(zombie: Zombie) -> int:
     return freed
 
 
-def clean(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> Cleaned:
+def zombie_names(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> frozenset[str]:
+    """The zombies there are now: what a run passes to `clean` at its end as
+    `present_before`, so that it reports only what it left itself."""
+    return frozenset(zombie.name for zombie in find_zombies(shm_dir, min_age_s))
+
+
+def clean(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S,
+          present_before: frozenset[str] | None = None) -> Cleaned:
     """Remove every zombie segment and port; live ones (lock held) are never touched, nor
-    files of another user (sticky /dev/shm)."""
-    segments = ports = freed = 0
+    files of another user (sticky /dev/shm). With `present_before`, also count those that
+    were not among it."""
+    segments = ports = freed = appeared = appeared_bytes = 0
     for zombie in _unheld(shm_dir, min_age_s):
         try:
-            freed += _remove(zombie)
+            size = _remove(zombie)
         except PermissionError:
             continue
+        freed += size
         segments += zombie.kind == "segment"
         ports += zombie.kind == "port"
-    return Cleaned(segments, ports, freed)
+        if present_before is not None and zombie.name not in present_before:
+            appeared, appeared_bytes = appeared + 1, appeared_bytes + size
+    return Cleaned(segments, ports, freed,
+                   None if present_before is None else (appeared, appeared_bytes))
 
 
 def main(argv: list[str] | None = None) -> int:

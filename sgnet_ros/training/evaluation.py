@@ -30,7 +30,7 @@ from sgnet_ros.training.metrics import (
     per_class_iou,
     pixel_accuracy,
 )
-from sgnet_ros.training.synthetic import STYLES
+from sgnet_ros.training.synthetic import STYLES, class_ids
 from sgnet_ros.training.synthetic_cli import parse_size
 from sgnet_ros.training.train import parse_seed_range
 
@@ -98,17 +98,26 @@ def parse_intrinsics(text: str) -> np.ndarray:
 
 def model_style(contract, requested: str | None = None) -> str:
     """The synthetic style to evaluate on: the one asked for, else the one the model was
-    trained on (contract extra `synthetic_style`); models from before styles existed: basic."""
+    trained on (contract extra `synthetic_style`); models from before styles existed: basic.
+    A model trained on pooled styles ("basic+realistic") needs the choice made explicitly."""
     if requested is not None:
         return requested
-    return (contract.extra or {}).get("synthetic_style", "basic")
+    trained = (contract.extra or {}).get("synthetic_style", "basic")
+    if "+" in trained:
+        raise SystemExit(f"sgnet-eval: the model was trained on {trained} rooms: choose one "
+                         "with --style")
+    return trained
 
 
-def evaluation_classes(contract, all_classes: bool) -> list[int]:
+def evaluation_classes(contract, all_classes: bool, style: str | None = None) -> list[int]:
+    """The classes a mean runs over: the model's trained ones (all with `all_classes`); on
+    synthetic frames of `style`, only those the style draws: a model trained on pooled
+    styles is not marked down on basic rooms for classes that basic rooms never show."""
     trained = contract.extra.get("trained_classes") if contract.extra else None
     if all_classes or not trained:
         return list(range(contract.num_classes))
-    return [int(c) for c in trained]
+    drawn = set(class_ids(style)) if style is not None else None
+    return [int(c) for c in trained if drawn is None or int(c) in drawn]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,15 +188,18 @@ def main(argv: list[str] | None = None) -> int:
         frames = synthetic_frames(args.synthetic_seeds, args.size, style)
         count = len(args.synthetic_seeds)
     else:
+        style = None
         frames, count = folder_frames(args.folder, args.split, args.one_based_labels), None
-    write_results(args, pipeline, evaluate_pipeline(pipeline, frames, count))
+    write_results(args, pipeline, evaluate_pipeline(pipeline, frames, count), style)
     return 0
 
 
-def write_results(args: argparse.Namespace, pipeline, matrix: np.ndarray) -> None:
-    """The IoU table, --json and --previews of a confusion matrix over the chosen frames."""
+def write_results(args: argparse.Namespace, pipeline, matrix: np.ndarray,
+                  style: str | None = None) -> None:
+    """The IoU table, --json and --previews of a confusion matrix over the chosen frames
+    (synthetic frames of `style`, or a folder dataset when None)."""
     names = (*pipeline.contract.class_names, "(unlabeled)")
-    classes = evaluation_classes(pipeline.contract, args.all_classes)
+    classes = evaluation_classes(pipeline.contract, args.all_classes, style)
     print(iou_table(matrix, names, classes))
     if args.json:
         iou = per_class_iou(matrix)

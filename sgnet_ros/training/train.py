@@ -132,11 +132,12 @@ def load_data(args: argparse.Namespace) -> tuple[FrameArrays, FrameArrays]:
         overlap = set(args.train_seeds) & set(args.val_seeds)
         if overlap:
             raise ValueError(f"training and validation seeds overlap ({len(overlap)} seeds)")
-        return (
-            synthetic_arrays(args.train_seeds, size, args.spatial_mode, args.cache, args.workers,
-                             args.style),
-            synthetic_arrays(args.val_seeds, size, args.spatial_mode, args.cache, args.workers,
-                             args.style),
+        return tuple(
+            FrameArrays.concatenate([
+                synthetic_arrays(seeds, size, args.spatial_mode, args.cache, args.workers, style)
+                for style in args.style
+            ])
+            for seeds in (args.train_seeds, args.val_seeds)
         )
     if args.root is None:
         raise ValueError("--data folder needs --root")
@@ -171,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="folder labels use 0 = unlabeled and 1..40 (common NYUDv2 releases)",
     )
-    data.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
-                      help="synthetic generator style (sgnet_ros.training.synthetic)")
+    data.add_argument("--style", choices=STYLES, nargs="+", default=[DEFAULT_STYLE],
+                      help="synthetic generator style(s) (sgnet_ros.training.synthetic); with "
+                      "several, every seed is drawn in each style and the frames are pooled")
     data.add_argument("--train-seeds", type=parse_seed_range, default=range(0, 3000))
     data.add_argument("--val-seeds", type=parse_seed_range, default=range(1_000_000, 1_000_100))
     data.add_argument(
@@ -268,7 +270,7 @@ def train(args: argparse.Namespace) -> dict:
     train_arrays, val_arrays = load_data(args)
     num_classes = len(nyu40.CLASS_NAMES)
     if args.data == "synthetic":  # the generator's class list, even if a short run misses one
-        trained_classes = list(class_ids(args.style))
+        trained_classes = sorted({c for style in args.style for c in class_ids(style)})
     else:
         trained_classes = sorted(
             int(c) for c in np.unique(train_arrays.labels) if c != IGNORE_INDEX)
@@ -280,7 +282,7 @@ def train(args: argparse.Namespace) -> dict:
         extra={
             "trained_classes": trained_classes,
             "training_data": args.data,
-            **({"synthetic_style": args.style} if args.data == "synthetic" else {}),
+            **({"synthetic_style": "+".join(args.style)} if args.data == "synthetic" else {}),
             "augment": args.augment,
             "blind_spatial": bool(args.blind_spatial),
             "training_command": " ".join(["sgnet-train", *getattr(args, "command", [])]),
