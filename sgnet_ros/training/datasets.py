@@ -216,7 +216,8 @@ def _cached_shards(
         progress.update(1)
 
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=torch.set_num_threads,
+                                 initargs=(1,)) as pool:  # processes, not threads, share cores
             for index, arrays in zip(todo, pool.map(worker, [jobs[i] for i in todo]), strict=True):
                 store(index, arrays)
     else:
