@@ -95,9 +95,11 @@ def shipping_plot(real: dict[str, dict], synthetic: dict[str, dict], min_synthet
     axes.fill_between([min_synthetic, 1.0], reference_real, top, color="#d8f0d8", zorder=0)
     axes.axhline(reference_real, color="grey", linestyle="--", linewidth=1)
     axes.axvline(min_synthetic, color="grey", linestyle="--", linewidth=1)
-    for label, (x, y) in points.items():
+    for index, (label, (x, y)) in enumerate(points.items()):
         axes.scatter(x, y, zorder=2)
-        axes.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        # Labels alternate above and below their points, so neighbours stay readable.
+        axes.annotate(label, (x, y), textcoords="offset points",
+                      xytext=(5, 4 if index % 2 == 0 else -11), fontsize=8)
     axes.text(0.99, top - 0.01, "ships", fontsize=9, color="darkgreen", ha="right", va="top")
     axes.set_xlabel(f"held-out synthetic mIoU ({len(synthetic_classes)} classes)")
     axes.set_ylabel(f"annotated real frames mIoU ({len(real_classes)} classes)")
