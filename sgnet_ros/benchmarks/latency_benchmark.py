@@ -461,7 +461,7 @@ def markdown(result: dict) -> str:
              "input: the same frames as jpeg `compressed` colour and png `compressedDepth` "
              "depth. Stage CPU: the node's stage threads, p50 ms per frame; cores: CPU seconds "
              "per second of playing of node / player / recorder, and of the whole machine (all its "
-             "processes, other work included) over the row.", "",
+             "processes, other work included), all four over the same window.", "",
              "| configuration | out Hz | stamp->subscriber p50 ms | p95 | p99 | max | "
              "transport in p50 | queue waits p50 | stage spatial / inference / outputs p50 | "
              "stamp->publish p50 | stage CPU decode / inference / outputs p50 | "
