@@ -30,7 +30,7 @@ from sgnet_ros.training.metrics import (
     per_class_iou,
     pixel_accuracy,
 )
-from sgnet_ros.training.synthetic import STYLES, class_ids
+from sgnet_ros.training.synthetic import STYLES, class_ids, is_pooled
 from sgnet_ros.training.synthetic_cli import parse_size
 from sgnet_ros.training.train import parse_seed_range
 
@@ -103,7 +103,7 @@ def model_style(contract, requested: str | None = None) -> str:
     if requested is not None:
         return requested
     trained = (contract.extra or {}).get("synthetic_style", "basic")
-    if "+" in trained:
+    if is_pooled(trained):
         raise SystemExit(f"sgnet-eval: the model was trained on {trained} rooms: choose one "
                          "with --style")
     return trained

@@ -43,7 +43,7 @@ from sgnet_ros.training.datasets import (
     synthetic_arrays,
 )
 from sgnet_ros.training.metrics import ConfusionMatrix, mean_iou
-from sgnet_ros.training.synthetic import DEFAULT_STYLE, STYLES, class_ids
+from sgnet_ros.training.synthetic import DEFAULT_STYLE, STYLES, class_ids, pooled_style
 from sgnet_ros.training.synthetic_cli import parse_size
 
 
@@ -270,7 +270,7 @@ def train(args: argparse.Namespace) -> dict:
     train_arrays, val_arrays = load_data(args)
     num_classes = len(nyu40.CLASS_NAMES)
     if args.data == "synthetic":  # the generator's class list, even if a short run misses one
-        trained_classes = sorted({c for style in args.style for c in class_ids(style)})
+        trained_classes = list(class_ids(pooled_style(args.style)))
     else:
         trained_classes = sorted(
             int(c) for c in np.unique(train_arrays.labels) if c != IGNORE_INDEX)
@@ -282,7 +282,7 @@ def train(args: argparse.Namespace) -> dict:
         extra={
             "trained_classes": trained_classes,
             "training_data": args.data,
-            **({"synthetic_style": "+".join(args.style)} if args.data == "synthetic" else {}),
+            **({"synthetic_style": pooled_style(args.style)} if args.data == "synthetic" else {}),
             "augment": args.augment,
             "blind_spatial": bool(args.blind_spatial),
             "training_command": " ".join(["sgnet-train", *getattr(args, "command", [])]),

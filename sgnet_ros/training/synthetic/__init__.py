@@ -10,7 +10,7 @@ reproducible. Modules: geometry (ray casting), layout and furniture (rooms), mat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,8 @@ __all__ = [
     "BASIC_CLASS_IDS", "BED", "BOX", "CABINET", "CEILING", "CHAIR", "COUNTER", "DEFAULT_STYLE",
     "DESK", "DOOR", "FLOOR", "LAMP", "OTHERPROP", "PICTURE", "SHELVES", "SOFA", "STYLES",
     "SYNTHETIC_CLASS_IDS", "TABLE", "WALL", "WINDOW", "CameraPose", "SensorNoise",
-    "SyntheticFrame", "class_ids", "intrinsics_for", "synthetic_frame", "synthetic_sequence",
+    "SyntheticFrame", "class_ids", "intrinsics_for", "is_pooled", "pooled_style",
+    "synthetic_frame", "synthetic_sequence",
 ]  # fmt: skip
 
 SYNTHETIC_CLASS_IDS: tuple[int, ...] = TRAINED_CLASS_IDS
@@ -94,6 +95,7 @@ _STYLES = {
 }
 STYLES: tuple[str, ...] = tuple(_STYLES)
 DEFAULT_STYLE = "realistic"
+POOL_SEPARATOR = "+"
 
 
 def _style(name: str) -> _Style:
@@ -102,8 +104,25 @@ def _style(name: str) -> _Style:
     return _STYLES[name]
 
 
+def pooled_style(styles: Sequence[str]) -> str:
+    """The name of styles trained together ("realistic+basic"), as a model contract records
+    it; one style keeps its own name."""
+    for name in styles:
+        _style(name)
+    return POOL_SEPARATOR.join(styles)
+
+
+def is_pooled(style: str) -> bool:
+    """Whether `style` names several styles trained together."""
+    return POOL_SEPARATOR in style
+
+
 def class_ids(style: str = DEFAULT_STYLE) -> tuple[int, ...]:
-    """The NYU40 ids a style draws; every label pixel is one of these."""
+    """The NYU40 ids a style draws, every label pixel being one of these; of a pooled style,
+    those any of its styles draws."""
+    if is_pooled(style):
+        return tuple(sorted({c for name in style.split(POOL_SEPARATOR)
+                             for c in _style(name).class_ids}))
     return _style(style).class_ids
 
 
